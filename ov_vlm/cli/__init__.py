@@ -1,0 +1,1 @@
+"""The ``ov-vlm`` command line."""

@@ -1,0 +1,48 @@
+"""``ov-vlm``: one command, one subcommand per capability (``ov-vlm --help`` lists them).
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and, through ``set_defaults(run=...)``,
+the function that runs it. Heavy imports happen inside those functions, not at parse time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ov_vlm import __version__
+
+# name -> module; order is the order shown by --help.
+COMMANDS = {
+    "env": "ov_vlm.cli.env",
+    "demo": "ov_vlm.cli.demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ov-vlm",
+        description="Codec-sparse video-language models: OneVision-Encoder + projector + Qwen LLM.",
+    )
+    parser.add_argument("--version", action="version", version=f"ov-vlm {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMANDS.values():
+        importlib.import_module(module_name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

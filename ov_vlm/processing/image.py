@@ -1,0 +1,175 @@
+"""Image preprocessing for the vision encoders, with PIL + numpy only (no torchvision).
+
+Normalisation is CLIP's mean/std on RGB in [0, 1] (spec: ov-encoder.md §9). Three sizing rules:
+
+- ``clip``: resize the shortest edge to ``size`` (bicubic), centre-crop ``size`` x ``size``: what the published
+  `CLIPImageProcessor` at 448 does (32 x 32 = 1024 tokens with patch 14);
+- ``native``: keep the aspect ratio, snap both sides to multiples of the patch size, shrink only to respect a token
+  budget (the encoder's 3D RoPE has no fixed table, so any patch grid works);
+- ``square``: letterbox onto a black square canvas (video frames and codec mosaics).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+BICUBIC = Image.Resampling.BICUBIC
+
+ImageLike = Image.Image | np.ndarray | str | Path
+
+
+class ImageLoadError(ValueError):
+    """An image file is missing or cannot be decoded."""
+
+
+def load_image(source: ImageLike) -> Image.Image:
+    """Open ``source`` (path, PIL image or HxWxC uint8 array) as an RGB PIL image; a one-line error otherwise."""
+    if isinstance(source, Image.Image):
+        return to_rgb(source)
+    if isinstance(source, np.ndarray):
+        if source.ndim == 2 or (source.ndim == 3 and source.shape[2] in (1, 3, 4)):
+            array = source[..., 0] if source.ndim == 3 and source.shape[2] == 1 else source
+            return to_rgb(Image.fromarray(np.ascontiguousarray(array).astype(np.uint8)))
+        raise ImageLoadError(f"array of shape {source.shape} is not an HxW or HxWxC image")
+    path = Path(source)
+    if not path.is_file():
+        raise ImageLoadError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return to_rgb(image)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ImageLoadError(f"{path}: not a readable image ({error})") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB copy of ``image``; transparency is composited onto white (as transformers does)."""
+    has_alpha = "A" in image.getbands() or image.info.get("transparency") is not None
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def resize_shortest_edge(image: Image.Image, size: int, resample: int = BICUBIC) -> Image.Image:
+    """Scale so the shorter side is ``size``; the longer becomes ``int(size * long / short)``."""
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    new_long = int(size * long / short)
+    new_size = (size, new_long) if width <= height else (new_long, size)
+    return image.resize(new_size, resample=resample)
+
+
+def center_crop(image: Image.Image, size: int) -> Image.Image:
+    """Centre ``size`` x ``size`` crop, ``left = (W - size) // 2``; smaller images are padded with black."""
+    width, height = image.size
+    if width < size or height < size:
+        canvas = Image.new("RGB", (max(width, size), max(height, size)))
+        canvas.paste(image, ((canvas.width - width) // 2, (canvas.height - height) // 2))
+        image, width, height = canvas, canvas.width, canvas.height
+    left, top = (width - size) // 2, (height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where the content sits on a letterboxed canvas: scaled size and top-left offset, in pixels."""
+
+    scale: float
+    content_width: int
+    content_height: int
+    offset_x: int
+    offset_y: int
+
+
+def letterbox(
+    image: Image.Image, width: int, height: int, resample: int = BICUBIC, fill: tuple[int, int, int] = (0, 0, 0)
+) -> tuple[Image.Image, Letterbox]:
+    """Fit ``image`` inside ``width`` x ``height`` keeping its aspect ratio, centred on a ``fill`` canvas."""
+    scale = min(width / image.width, height / image.height)
+    content_w = max(1, min(width, round(image.width * scale)))
+    content_h = max(1, min(height, round(image.height * scale)))
+    canvas = Image.new("RGB", (width, height), fill)
+    offset_x, offset_y = (width - content_w) // 2, (height - content_h) // 2
+    canvas.paste(image.resize((content_w, content_h), resample=resample), (offset_x, offset_y))
+    return canvas, Letterbox(scale, content_w, content_h, offset_x, offset_y)
+
+
+def native_size(height: int, width: int, patch_size: int, max_tokens: int | None = None) -> tuple[int, int]:
+    """Pixel size (H, W), both multiples of ``patch_size``, closest to the input's aspect and within ``max_tokens``."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    scale = 1.0
+    if max_tokens is not None:
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        tokens = (height / patch_size) * (width / patch_size)
+        scale = min(1.0, math.sqrt(max_tokens / tokens))
+    rows = max(1, round(height * scale / patch_size))
+    cols = max(1, round(width * scale / patch_size))
+    while max_tokens is not None and rows * cols > max_tokens:
+        if rows >= cols:
+            rows -= 1
+        else:
+            cols -= 1
+    return rows * patch_size, cols * patch_size
+
+
+def normalize(image: Image.Image | np.ndarray, mean=CLIP_MEAN, std=CLIP_STD) -> torch.Tensor:
+    """uint8 RGB image (PIL or [..., H, W, 3] array) -> float32 tensor [..., 3, H, W] with (x/255 - mean) / std."""
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    if array.shape[-1] != 3:
+        raise ValueError(f"expected RGB data with 3 channels last, got shape {array.shape}")
+    array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, -3)))
+
+
+@dataclass(frozen=True)
+class ImagePreprocessor:
+    """Turns images into normalised pixel tensors for one encoder (patch size, canvas size, mean/std)."""
+
+    size: int = 448
+    patch_size: int = 14
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+    resample: int = BICUBIC
+
+    def clip(self, image: ImageLike) -> torch.Tensor:
+        """Shortest edge to ``size``, centre crop, normalise: [3, size, size]."""
+        image = resize_shortest_edge(load_image(image), self.size, self.resample)
+        return normalize(center_crop(image, self.size), self.mean, self.std)
+
+    def native(self, image: ImageLike, max_tokens: int | None = None) -> torch.Tensor:
+        """Aspect-preserving resize to a patch-multiple size within ``max_tokens``: [3, H, W]."""
+        image = load_image(image)
+        height, width = native_size(image.height, image.width, self.patch_size, max_tokens)
+        if (height, width) != (image.height, image.width):
+            image = image.resize((width, height), resample=self.resample)
+        return normalize(image, self.mean, self.std)
+
+    def square(self, image: ImageLike, size: int | None = None) -> torch.Tensor:
+        """Letterbox onto a black ``size`` x ``size`` canvas (default ``self.size``), normalise: [3, size, size]."""
+        side = size or self.size
+        canvas, _ = letterbox(load_image(image), side, side, self.resample)
+        return normalize(canvas, self.mean, self.std)
+
+    def __call__(self, images: ImageLike | list[ImageLike], mode: str = "clip", **kwargs) -> dict[str, object]:
+        """Batch interface: ``{"pixel_values": [B, 3, H, W]}`` (``clip``/``square``) or a list (``native``)."""
+        batch = images if isinstance(images, list) else [images]
+        try:
+            method = {"clip": self.clip, "native": self.native, "square": self.square}[mode]
+        except KeyError:
+            raise ValueError(f"unknown mode {mode!r}; use clip, native or square") from None
+        tensors = [method(image, **kwargs) for image in batch]
+        if mode == "native":
+            return {"pixel_values": tensors}
+        return {"pixel_values": torch.stack(tensors)}

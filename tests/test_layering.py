@@ -1,0 +1,80 @@
+"""Architecture rules: the data path is one-way (codec -> processing -> model -> train/evaluation/cli).
+
+A module may import from its own layer or a layer to its left, never from one to its right. The check parses every
+module's imports (no execution), so it also catches imports hidden inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ov_vlm"
+
+# Lower number = earlier in the data path. Top-level subpackages/modules not listed are the model layer.
+LAYERS = {
+    "utils": 0,
+    "codec": 1,
+    "processing": 2,
+    "encoders": 3,
+    "model": 3,
+    "data": 4,
+    "train": 5,
+    "evaluation": 5,
+    "demo": 6,
+    "cli": 7,
+}
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "ov_vlm" or len(parts) == 1:
+        return None
+    return LAYERS.get(parts[1], LAYERS["model"])
+
+
+def imports_of(path: Path) -> list[tuple[str, int]]:
+    module = "ov_vlm." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+    module = module.removesuffix(".__init__")
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                if path.name != "__init__.py":
+                    base = base[:-1]
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.append((target, node.lineno))
+    return found
+
+
+def test_no_module_imports_from_a_later_layer():
+    violations = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own_module = "ov_vlm." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        own = layer_of(own_module)
+        if own is None:
+            continue
+        for target, line in imports_of(path):
+            other = layer_of(target)
+            if other is not None and other > own:
+                violations.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}")
+    assert not violations, "imports against the data path:\n" + "\n".join(violations)
+
+
+def test_no_dispatch_on_checkpoint_path_substrings():
+    """Behaviour comes from configs and registries, never from `"x" in model_path`-style checks."""
+    suspicious = ("in model_name", "in model_path", "in pretrained", "in str(path)", "in name_or_path")
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}: {text}"
+        for path in PACKAGE.rglob("*.py")
+        for text in suspicious
+        if text in path.read_text()
+    ]
+    assert not offenders, offenders
