@@ -167,6 +167,11 @@ def test_bad_inputs_are_clear_errors(model, pixels, kwargs, message):
         model(pixels, **kwargs)
 
 
+def test_misspelled_arguments_are_rejected(model):
+    with pytest.raises(TypeError, match="patch_position"):
+        model(torch.zeros(1, 3, 28, 28), patch_position=torch.zeros(1, 4, 3))
+
+
 # ----------------------------------------------------------------------------- backends
 
 
@@ -342,6 +347,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         model = tiny_model().train()
         if checkpointing:
             model.activation_checkpointing_enable()
+            assert all(layer.gradient_checkpointing for layer in model.encoder.layers)
         out = model(samples[:3], patch_positions=positions[:3], visible_indices=indices[:3])
         (out.last_hidden_state.square().mean() + out.pooler_output.square().mean()).backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})

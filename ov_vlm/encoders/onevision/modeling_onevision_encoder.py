@@ -127,7 +127,7 @@ class OneVisionEncoderAttention(nn.Module):
         query, key = apply_rotary(query, key, cos, sin)
 
         implementation = self.config._attn_implementation
-        attention: Callable = eager_attention_forward
+        attention: Callable = eager_attention_forward  # also whenever weights are requested: only eager has them
         if implementation not in (None, "eager") and not output_attentions:
             attention = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
         output, weights = attention(
@@ -448,7 +448,6 @@ class OneVisionEncoderModel(OneVisionEncoderPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
     ) -> OneVisionEncoderOutput | tuple:
         r"""
         Args:
