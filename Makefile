@@ -48,12 +48,12 @@ demo: setup
 	$(BIN)/ov-vlm demo
 
 lint: setup
-	$(BIN)/ruff check ov_vlm tests benchmarks
-	$(BIN)/ruff format --check ov_vlm tests benchmarks
+	$(BIN)/ruff check ov_vlm tests benchmarks docs
+	$(BIN)/ruff format --check ov_vlm tests benchmarks docs
 
 format: setup
-	$(BIN)/ruff check --fix ov_vlm tests benchmarks
-	$(BIN)/ruff format ov_vlm tests benchmarks
+	$(BIN)/ruff check --fix ov_vlm tests benchmarks docs
+	$(BIN)/ruff format ov_vlm tests benchmarks docs
 
 env: setup
 	$(BIN)/ov-vlm env

@@ -15,6 +15,7 @@ from ov_vlm import __version__
 # name -> module; order is the order shown by --help.
 COMMANDS = {
     "env": "ov_vlm.cli.env",
+    "codec": "ov_vlm.cli.codec",
     "demo": "ov_vlm.cli.demo",
 }
 

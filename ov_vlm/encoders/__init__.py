@@ -1,10 +1,7 @@
 """Vision encoders behind one interface (`VisionEncoder`), chosen by name through a registry.
 
-Importing this package registers the OneVision-Encoder with transformers' Auto classes, so
-``AutoModel.from_pretrained(dir)`` loads a published checkpoint without ``trust_remote_code``.
+(Registration with transformers' Auto classes happens in ``ov_vlm._registration`` when the package is imported.)
 """
-
-from transformers import AutoConfig, AutoModel
 
 from .base import VisionEncoder, VisualFeatures, available_encoders, get_encoder, register_encoder
 from .onevision import (
@@ -15,9 +12,11 @@ from .onevision import (
 )
 from .onevision.adapter import OneVisionEncoderAdapter
 
-AutoConfig.register(OneVisionEncoderConfig.model_type, OneVisionEncoderConfig, exist_ok=True)
-AutoModel.register(OneVisionEncoderConfig, OneVisionEncoderModel, exist_ok=True)
 register_encoder(OneVisionEncoderAdapter())
+
+from ov_vlm._registration import flush as _flush_registration  # noqa: E402
+
+_flush_registration(finishing=__name__)  # Auto-class registration that waited for this package to load
 
 __all__ = [
     "OneVisionEncoderAdapter",

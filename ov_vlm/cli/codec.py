@@ -1,0 +1,92 @@
+"""``ov-vlm codec``: codec patch selection for videos, folders or list files, in parallel and resumable."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ov_vlm.codec.settings import COMPENSATIONS, FIRST_FRAME, IMAGE_FORMATS, TOPK_MODES, CodecSettings, parse_budget
+
+EPILOG = """examples:
+  ov-vlm codec clip.mp4 --out codec_out --viz
+  ov-vlm codec videos/ more.txt --out codec_out --workers 4 --budget 0.125
+  ov-vlm codec clip.mp4 --out codec_out --budget auto --block 2 --image-format png
+Each video gets its own folder (mosaic_*.jpg, positions_thw.npy, frame_ids.npy, visidx_thw.npy, meta.json);
+finished folders are skipped on re-runs; failures are listed in OUT/failures.txt."""
+
+
+def _budget(text: str):
+    try:
+        return parse_budget(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_parser(subparsers) -> None:
+    defaults = CodecSettings()
+    parser = subparsers.add_parser(
+        "codec",
+        help="select codec-salient patches of videos (mosaics + positions)",
+        description="Motion vectors + residual proxy -> saliency -> top-K patches -> mosaics and (t,h,w) positions.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR_OR_LIST", help="video files, folders, .txt lists")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (one sub-folder per video)")
+    parser.add_argument("--frames", type=int, default=defaults.frames, help="frames sampled uniformly (default 64)")
+    parser.add_argument("--canvas", type=int, default=defaults.canvas, help="square letterbox canvas (default 576)")
+    parser.add_argument("--patch", type=int, default=defaults.patch, help="patch size on the canvas (default 16)")
+    parser.add_argument(
+        "--budget",
+        type=_budget,
+        default=None,
+        help="K (e.g. 10368), a ratio (0.125 or 12.5%%) or auto (default: mosaics x cells)",
+    )
+    parser.add_argument("--mosaics", type=int, default=defaults.mosaics, help="default budget in mosaics (default 8)")
+    parser.add_argument("--first-frame", choices=FIRST_FRAME, default=defaults.first_frame, help="keep frame 0 whole")
+    parser.add_argument("--block", type=int, choices=(1, 2), default=defaults.block, help="select 2x2 blocks with 2")
+    parser.add_argument("--topk", choices=TOPK_MODES, default=defaults.topk, help="global top-K or per time bucket")
+    parser.add_argument("--buckets", type=int, default=None, help="time buckets for --topk bucket")
+    parser.add_argument("--compensation", choices=COMPENSATIONS, default=defaults.compensation, help="camera motion")
+    parser.add_argument("--no-static-fallback", action="store_true", help="do not use uniform frames for static clips")
+    parser.add_argument("--image-format", choices=IMAGE_FORMATS, default=defaults.image_format, help="mosaic format")
+    parser.add_argument("--jpeg-quality", type=int, default=defaults.jpeg_quality)
+    parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
+    parser.add_argument("--threads", type=int, default=0, help="decoder threads per video (0: automatic)")
+    parser.add_argument("--viz", action="store_true", help="also write selection.png per video")
+    parser.add_argument("--force", action="store_true", help="recompute folders that are already complete")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ov_vlm.codec.batch import run_batch
+
+    try:
+        settings = CodecSettings(
+            frames=args.frames,
+            canvas=args.canvas,
+            patch=args.patch,
+            budget=args.budget,
+            mosaics=args.mosaics,
+            first_frame=args.first_frame,
+            block=args.block,
+            topk=args.topk,
+            buckets=args.buckets,
+            compensation=args.compensation,
+            static_fallback=not args.no_static_fallback,
+            image_format=args.image_format,
+            jpeg_quality=args.jpeg_quality,
+            threads=args.threads,
+        )
+    except ValueError as error:
+        print(f"ov-vlm codec: {error}", file=sys.stderr)
+        return 2
+    report = run_batch(
+        args.inputs, args.out, settings, workers=args.workers, viz=args.viz, force=args.force, progress=not args.quiet
+    )
+    for failure in report.failures:
+        print(f"FAILED {failure.reason}", file=sys.stderr)
+    print(report.summary(args.out))
+    return 1 if report.failures else 0

@@ -1,0 +1,25 @@
+"""Codec patchification on stock PyAV: motion vectors + residual proxy -> saliency -> top-K patches -> mosaics.
+
+from ov_vlm.codec import select_patches
+selection = select_patches("clip.mp4")            # reference defaults: 64 frames, 576 canvas, patch 16, K=10368
+selection.positions, selection.mosaics, selection.meta
+selection.save("out/clip")                         # mosaic_*.jpg, positions_thw.npy, frame_ids.npy, meta.json
+"""
+
+from .errors import CodecError
+from .pipeline import sample_frame_ids, select_patches
+from .result import CodecSelection, is_complete
+from .settings import CodecSettings, parse_budget
+from .video import VIDEO_EXTENSIONS, is_video_file
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "CodecError",
+    "CodecSelection",
+    "CodecSettings",
+    "is_complete",
+    "is_video_file",
+    "parse_budget",
+    "sample_frame_ids",
+    "select_patches",
+]

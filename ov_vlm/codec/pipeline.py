@@ -1,0 +1,248 @@
+"""`select_patches`: video -> sampled frames -> motion signals -> saliency -> top-K -> mosaics and positions.
+
+Streaming: frames are decoded once in display order and only the sampled ones are analysed; what is kept per
+sampled frame is its patch scores and its letterboxed RGB canvas, never the decoded video.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import CodecError
+from .motion import MOVING_MV, MOVING_RESIDUAL, motion_field, residual_proxy
+from .packing import pack, temporal_slots
+from .result import CodecSelection
+from .saliency import CanvasGeometry, fuse, normalise, patch_scores
+from .selection import select
+from .settings import CodecSettings
+from .video import VideoSource
+
+EIGHT_BIT_LUMA_FIRST = frozenset(
+    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "nv12", "nv21", "gray"}
+)
+B_FRAME = 3
+
+
+def sample_frame_ids(num_frames: int, count: int) -> np.ndarray:
+    """``floor(linspace(0, N - 1, count))`` over the whole video; short videos repeat ids."""
+    return np.floor(np.linspace(0, num_frames - 1, count)).astype(np.int64)
+
+
+def luma(frame: av.VideoFrame) -> np.ndarray:
+    """Y plane as uint8 [H, W]: a view of the frame's own buffer for 8-bit planar formats (valid while the frame
+    object lives), a converted copy otherwise."""
+    if frame.format.name in EIGHT_BIT_LUMA_FIRST:
+        plane = frame.planes[0]
+        data = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        return data[: frame.height, : frame.width]
+    return frame.to_ndarray(format="gray")
+
+
+def letterboxed_rgb(frame: av.VideoFrame, geometry: CanvasGeometry, out: np.ndarray | None = None) -> np.ndarray:
+    """The frame scaled onto its content box and centred on a black canvas: uint8 [C, C, 3] (written into
+    ``out`` when given; its padding must already be black)."""
+    height, width = geometry.content_height, geometry.content_width
+    scaled = frame.reformat(
+        width=width,
+        height=height,
+        format="rgb24",
+        interpolation="BILINEAR" if width < frame.width else "BICUBIC",  # swscale's bilinear widens when shrinking
+    )
+    plane = scaled.planes[0]
+    pixels = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:height, : width * 3]
+    canvas = np.zeros((geometry.canvas, geometry.canvas, 3), dtype=np.uint8) if out is None else out
+    top, left = geometry.pad_top, geometry.pad_left
+    canvas[top : top + height, left : left + width] = pixels.reshape(height, width, 3)
+    return canvas
+
+
+@dataclass
+class FrameAnalysis:
+    scores: np.ndarray  # float32 [G, G]
+    moving_share: float  # share of motion-grid cells showing motion (static-clip detection)
+    has_vectors: bool
+
+
+@dataclass
+class SampledFrames:
+    """What the selection needs of the sampled frames, filled while streaming."""
+
+    scores: np.ndarray  # float32 [T, G, G]
+    canvases: np.ndarray  # uint8 [T, C, C, 3] letterboxed RGB
+    moving: np.ndarray  # float [T]
+    frame_ids: np.ndarray  # int [T] (slots past a truncated stream's end point at its last frame)
+    decoded: int
+    missing: int
+    with_vectors: int
+
+
+def analyse_frame(
+    frame: av.VideoFrame, references: list[av.VideoFrame], geometry: CanvasGeometry, settings: CodecSettings
+) -> FrameAnalysis:
+    """Saliency of one sampled frame: MV energy (camera-compensated) fused with the residual proxy.
+
+    ``references`` are the candidate past reference frames (recent frames and anchors, display order).
+    """
+    side = frame.side_data.get("MOTION_VECTORS")
+    vectors = side.to_ndarray() if side is not None else None
+    motion = motion_field(vectors, frame.height, frame.width, settings.compensation)
+    current, candidates = luma(frame), [luma(ref) for ref in references]
+    residual = residual_proxy(current, candidates, motion.prediction)
+    # The exported vectors carry no reference index: during a pan, a block that chose another reference frame gets
+    # the camera motion scaled, and its own-vector prediction from our candidate frames can miss. So a cell counts
+    # as changed only if the camera motion alone does not predict it either, and a vector along the camera motion
+    # is dropped when the camera motion alone predicts the cell.
+    if float(motion.camera @ motion.camera) > 0:
+        camera_shift = np.broadcast_to(motion.camera, motion.prediction.shape)
+        camera_residual = residual_proxy(current, candidates, camera_shift)
+        residual = np.minimum(residual, camera_residual)
+        ambiguous = motion.along_camera & (camera_residual < MOVING_RESIDUAL)
+    else:
+        ambiguous = np.zeros_like(motion.entering)
+    residual = np.maximum(residual - np.median(residual), 0.0)  # the frame's typical residual is coding noise
+    magnitude = np.where(motion.entering | ambiguous, 0.0, motion.magnitude).astype(np.float32)
+    residual = np.where(motion.entering, 0.0, residual).astype(np.float32)
+    fused = fuse(
+        normalise(magnitude, settings.mv_percentile, settings.mv_floor),
+        normalise(residual, settings.residual_percentile, settings.residual_floor),
+        settings.mv_weight,
+        settings.residual_weight,
+    )
+    moving = float(((magnitude >= MOVING_MV) | (residual >= MOVING_RESIDUAL)).mean())
+    return FrameAnalysis(
+        scores=patch_scores(fused, geometry), moving_share=moving, has_vectors=bool(motion.covered.any())
+    )
+
+
+def select_patches(video: str | Path, settings: CodecSettings | None = None, **overrides) -> CodecSelection:
+    """Codec-salient patches of ``video`` as mosaics + (t, h, w) positions, all in memory.
+
+    ``settings`` is a `CodecSettings`; keyword ``overrides`` replace single fields (unknown names raise).
+    Raises `CodecError` (one line naming the file and the reason) when the video cannot be used.
+    """
+    settings = (settings or CodecSettings()).replace(**overrides) if overrides else (settings or CodecSettings())
+    path = Path(video)
+    started = time.perf_counter()
+    with VideoSource(path, max_side=settings.canvas, threads=settings.threads) as source:
+        info = source.info
+        geometry = CanvasGeometry.fit(info.height, info.width, settings.canvas, settings.patch)
+        sampled = _analyse_sampled(source, sample_frame_ids(info.num_frames, settings.frames), geometry, settings)
+        decode_errors = list(source.decode_errors)
+    if sampled is None:
+        raise CodecError(path, "no decodable video frames" + (f" ({decode_errors[0]})" if decode_errors else ""))
+    decoded_seconds = time.perf_counter() - started
+
+    count = settings.frames
+    frame_ids, scores, frames = sampled.frame_ids, sampled.scores, sampled.canvases
+    distinct = np.ones(count, dtype=bool)
+    distinct[1:] = frame_ids[1:] != frame_ids[:-1]
+    later = sampled.moving[1:][distinct[1:]]
+    motion_share = float(later.mean()) if len(later) else 0.0
+    static = motion_share < settings.static_threshold
+
+    try:
+        chosen = select(scores, geometry.valid_cells(), distinct, settings, static)
+    except ValueError as error:
+        raise CodecError(path, str(error)) from None
+    mosaics, cells = pack(chosen.kept, frames, settings.patch, settings.block)
+    slots = temporal_slots(count)
+    positions = np.column_stack([slots[cells[:, 0]], cells[:, 1], cells[:, 2]]).astype(np.int32)
+    order = np.column_stack([slots[chosen.kept[:, 0]], chosen.kept[:, 1], chosen.kept[:, 2]]).astype(np.int32)
+
+    meta = {
+        "video": info.to_dict(),
+        "settings": settings.to_dict(),
+        "frame_ids": frame_ids.tolist(),
+        "t_slots": slots.tolist(),
+        "distinct_frames": int(distinct.sum()),
+        "missing_frames": sampled.missing,
+        "decoded_frames": sampled.decoded,
+        "decode_errors": decode_errors[:20],
+        "canvas": geometry.to_dict(),
+        "K": len(positions),
+        "budget": chosen.budget,
+        "ratio": len(positions) / settings.total_cells,
+        "num_mosaics": len(mosaics),
+        "cells_per_mosaic": settings.cells_per_frame,
+        "mandatory": chosen.mandatory,
+        "static": static,
+        "motion_share": motion_share,
+        "fallback_frames": chosen.fallback_frames,
+        "repeated_units": chosen.repeated_units,
+        "frames_with_motion_vectors": sampled.with_vectors,
+        "seconds": {"decode_and_score": decoded_seconds, "total": time.perf_counter() - started},
+    }
+    return CodecSelection(
+        positions=positions,
+        frame_ids=frame_ids.astype(np.int32),
+        scores=scores.astype(np.float32),
+        mosaics=mosaics,
+        selection_order=order,
+        meta=meta,
+        frames=frames,
+    )
+
+
+def _analyse_sampled(
+    source: VideoSource, frame_ids: np.ndarray, geometry: CanvasGeometry, settings: CodecSettings
+) -> SampledFrames | None:
+    """Decode once, analysing the sampled frame ids (None if no frame decodes).
+
+    Residual reference candidates for a frame: the frame before it and the last three anchors (I/P frames)
+    before it, in display order; this covers B-frames, B-pyramids, P-frames after B-frames and multi-reference
+    P-frames. Slots that repeat a
+    frame id copy its results; slots past the end of a truncated stream reuse the last decoded frame.
+    """
+    count, cells = len(frame_ids), geometry.cells
+    scores = np.zeros((count, cells, cells), dtype=np.float32)
+    canvases = np.zeros((count, geometry.canvas, geometry.canvas, 3), dtype=np.uint8)
+    moving = np.zeros(count, dtype=np.float64)
+    filled = np.zeros(count, dtype=bool)
+    wanted: dict[int, list[int]] = defaultdict(list)
+    for t, frame_id in enumerate(frame_ids.tolist()):
+        wanted[frame_id].append(t)
+    last_wanted = max(wanted)
+    recent: deque[av.VideoFrame] = deque(maxlen=1)
+    anchors: deque[av.VideoFrame] = deque(maxlen=3)
+    decoded = with_vectors = 0
+    last: tuple[int, av.VideoFrame, list[av.VideoFrame]] | None = None
+    frames = source.frames()
+    try:
+        for index, frame in enumerate(frames):
+            decoded = index + 1
+            candidates = list({id(f): f for f in (*recent, *anchors)}.values())
+            if index in wanted:
+                slots = wanted[index]
+                result = analyse_frame(frame, candidates, geometry, settings)
+                letterboxed_rgb(frame, geometry, out=canvases[slots[0]])
+                for t in slots:
+                    scores[t], moving[t], filled[t] = result.scores, result.moving_share, True
+                    if t != slots[0]:
+                        canvases[t] = canvases[slots[0]]
+                with_vectors += result.has_vectors
+            last = (index, frame, candidates)
+            recent.append(frame)
+            if int(frame.pict_type) != B_FRAME:
+                anchors.append(frame)
+            if index >= last_wanted:
+                break
+    finally:
+        frames.close()
+    if last is None:
+        return None
+    frame_ids = frame_ids.copy()
+    missing = np.nonzero(~filled)[0]
+    if len(missing):  # the stream holds fewer frames than its packets promised: use its last frame
+        index, frame, candidates = last
+        result = analyse_frame(frame, candidates, geometry, settings)
+        letterboxed_rgb(frame, geometry, out=canvases[missing[0]])
+        for t in missing:
+            scores[t], moving[t], frame_ids[t] = result.scores, result.moving_share, index
+            canvases[t] = canvases[missing[0]]
+    return SampledFrames(scores, canvases, moving, frame_ids, decoded, len(missing), with_vectors)

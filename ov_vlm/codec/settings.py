@@ -1,0 +1,187 @@
+"""Typed settings of codec patch selection. Defaults are the reference LLaVA pipeline's (codec.md §2, §5)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+COMPENSATIONS = ("median", "similarity", "affine", "none")
+TOPK_MODES = ("global", "bucket")
+FIRST_FRAME = ("full", "none")
+IMAGE_FORMATS = ("jpg", "png")
+MIN_AUTO_RATIO, MAX_AUTO_RATIO = 0.031, 0.25
+RUNTIME_ONLY = frozenset({"threads"})
+
+
+@dataclass(frozen=True)
+class CodecSettings:
+    """How a video becomes K salient patches, mosaics and (t, h, w) positions. Unknown keys raise (`from_dict`).
+
+    frames: frames sampled uniformly over the whole video (``floor(linspace(0, N-1, frames))``).
+    canvas: side of the square letterbox canvas the frames are placed on (pixels).
+    patch: patch side on the canvas (576 / 16 = 36 x 36 cells; a 16-px cell maps 1:1 onto a 14-px patch at 504).
+    budget: kept patches K: an int (absolute), a float in (0, 1] (share of frames x cells), ``"auto"`` (enough
+        patches to cover ``auto_mass`` of the saliency mass, clamped to 3.1-25 %), or None (``mosaics`` x cells).
+    mosaics: default budget in whole mosaics (reference: 8 x 1296 = 10,368).
+    first_frame: ``"full"`` keeps every cell of the first sampled frame (reference), ``"none"`` treats it like others.
+    block: 1 selects single patches; 2 selects 2 x 2 blocks, packed as 2 x 2 groups (for a 2 x 2 merge projector).
+    topk: ``"global"`` (reference) or ``"bucket"`` (equal share per contiguous time bucket; fights single-event bias).
+    buckets: number of time buckets for ``topk="bucket"`` (None: one per non-mandatory mosaic).
+    compensation: camera-motion compensation of the MVs: median (reference), similarity, affine or none.
+    mv_weight, residual_weight: fusion weights (1:1 in the reference).
+    mv_percentile, residual_percentile: per-frame normalisers (P95 in the reference).
+    mv_floor, residual_floor: lower bounds of those normalisers: 1 px and 6 grey levels, so that coding noise in a
+        still frame is not stretched to full saliency (the reference, with an exact residual, uses 1e-6 and 1).
+    static_fallback: keep uniformly spaced whole frames when the clip shows no motion.
+    static_threshold: share of moving grid cells (|MV| >= 0.5 px or residual >= 8 grey levels) below which a
+        clip counts as static.
+    auto_mass: share of the saliency mass ``budget="auto"`` covers.
+    min_saliency: cells whose saliency is below this share of a fully salient cell count as not salient (0); once
+        the salient cells are used up, the rest of the budget goes to whole frames spread over the clip.
+    image_format, jpeg_quality: how mosaics are written by ``save`` (PNG is lossless).
+    threads: decoder threads (0 = FFmpeg's choice).
+    """
+
+    frames: int = 64
+    canvas: int = 576
+    patch: int = 16
+    budget: int | float | str | None = None
+    mosaics: int = 8
+    first_frame: str = "full"
+    block: int = 1
+    topk: str = "global"
+    buckets: int | None = None
+    compensation: str = "median"
+    mv_weight: float = 1.0
+    residual_weight: float = 1.0
+    mv_percentile: float = 95.0
+    residual_percentile: float = 95.0
+    mv_floor: float = 1.0
+    residual_floor: float = 6.0
+    static_fallback: bool = True
+    static_threshold: float = 0.002
+    auto_mass: float = 0.8
+    min_saliency: float = 0.02
+    image_format: str = "jpg"
+    jpeg_quality: int = 95
+    threads: int = 0
+    _extra: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._extra:
+            raise ValueError(f"unknown codec setting(s) {sorted(self._extra)}; known: {', '.join(self.names())}")
+        cells = self.cells_per_side
+        weights_ok = self.mv_weight >= 0 and self.residual_weight >= 0 and self.mv_weight + self.residual_weight > 0
+        checks = [
+            (self.frames >= 1, f"frames must be >= 1, got {self.frames}"),
+            (
+                self.patch >= 1 and self.canvas % self.patch == 0,
+                f"canvas ({self.canvas}) must be a multiple of patch ({self.patch})",
+            ),
+            (self.patch % 4 == 0, f"patch must be a multiple of 4 pixels, got {self.patch}"),
+            (self.mosaics >= 1, f"mosaics must be >= 1, got {self.mosaics}"),
+            (self.first_frame in FIRST_FRAME, f"first_frame must be one of {FIRST_FRAME}, got {self.first_frame!r}"),
+            (self.block in (1, 2), f"block must be 1 or 2, got {self.block}"),
+            (self.block == 1 or cells % 2 == 0, f"block=2 needs an even number of cells per side, got {cells}"),
+            (self.topk in TOPK_MODES, f"topk must be one of {TOPK_MODES}, got {self.topk!r}"),
+            (self.buckets is None or self.buckets >= 1, f"buckets must be >= 1, got {self.buckets}"),
+            (
+                self.compensation in COMPENSATIONS,
+                f"compensation must be one of {COMPENSATIONS}, got {self.compensation!r}",
+            ),
+            (weights_ok, "fusion weights must be >= 0 and not both 0"),
+            (0 < self.mv_percentile <= 100 and 0 < self.residual_percentile <= 100, "percentiles must lie in (0, 100]"),
+            (0 < self.auto_mass <= 1, f"auto_mass must lie in (0, 1], got {self.auto_mass}"),
+            (0 <= self.min_saliency < 1, f"min_saliency must lie in [0, 1), got {self.min_saliency}"),
+            (
+                self.image_format in IMAGE_FORMATS,
+                f"image_format must be one of {IMAGE_FORMATS}, got {self.image_format!r}",
+            ),
+            (1 <= self.jpeg_quality <= 100, f"jpeg_quality must lie in [1, 100], got {self.jpeg_quality}"),
+            (self.threads >= 0, f"threads must be >= 0, got {self.threads}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        self._check_budget()
+
+    def _check_budget(self) -> None:
+        budget = self.budget
+        if budget is None or budget == "auto":
+            return
+        if isinstance(budget, bool) or not isinstance(budget, int | float):
+            raise ValueError(f"budget must be an int K, a ratio in (0, 1], 'auto' or None, got {budget!r}")
+        if isinstance(budget, float) and not 0 < budget <= 1:
+            raise ValueError(f"a ratio budget must lie in (0, 1], got {budget}")
+        if isinstance(budget, int) and not 1 <= budget <= self.total_cells:
+            raise ValueError(f"budget K={budget} must lie in [1, {self.total_cells}] (frames x cells)")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CodecSettings:
+        """Build from a dict; unknown keys raise a ValueError naming them."""
+        known = set(cls.names())
+        extra = {k: v for k, v in values.items() if k not in known}
+        return cls(**{k: v for k, v in values.items() if k in known}, _extra=extra)
+
+    def replace(self, **changes: Any) -> CodecSettings:
+        return CodecSettings.from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.names()}
+
+    def output_key(self) -> dict[str, Any]:
+        """The settings that determine the output (everything but runtime knobs such as ``threads``)."""
+        return {name: value for name, value in self.to_dict().items() if name not in RUNTIME_ONLY}
+
+    @property
+    def cells_per_side(self) -> int:
+        return self.canvas // self.patch
+
+    @property
+    def cells_per_frame(self) -> int:
+        return self.cells_per_side**2
+
+    @property
+    def total_cells(self) -> int:
+        return self.frames * self.cells_per_frame
+
+    def fixed_budget(self) -> int | None:
+        """K for a non-adaptive budget (None for ``"auto"``), rounded up to whole 2 x 2 blocks when ``block=2``."""
+        if self.budget == "auto":
+            return None
+        if self.budget is None:
+            k = self.mosaics * self.cells_per_frame
+        elif isinstance(self.budget, float):
+            k = max(1, round(self.budget * self.total_cells))
+        else:
+            k = int(self.budget)
+        return min(self.total_cells, self.round_to_blocks(k))
+
+    def round_to_blocks(self, k: int) -> int:
+        """With ``block=2``, K is rounded up to whole mosaics (2 x 2 groups must fill mosaics row by row)."""
+        if self.block == 1:
+            return k
+        return min(self.total_cells, math.ceil(k / self.cells_per_frame) * self.cells_per_frame)
+
+
+def parse_budget(text: str) -> int | float | str:
+    """Command-line budget: ``10368`` (K), ``0.125`` (ratio) or ``auto``."""
+    text = text.strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise ValueError(
+            f"budget must be an integer K, a ratio such as 0.125 or 12.5%, or 'auto'; got {text!r}"
+        ) from None

@@ -1,0 +1,231 @@
+"""Opening videos with stock PyAV: validation, frame counting, transcoding to an MV-friendly H.264, and a streaming
+decode that exports motion vectors.
+
+H.264, MPEG-4 Part 2 and MPEG-1/2 decoders export motion vectors directly. Anything else (HEVC, VP9, AV1, ...) is
+transcoded first to H.264 with a fixed GOP of 16, no B-frames and one reference frame (so every MV points at the
+previous frame), into a temporary file that is removed afterwards; the metadata records it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+
+from .errors import CodecError
+
+DIRECT_MV_CODECS = frozenset({"h264", "mpeg4", "mpeg1video", "mpeg2video"})
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp", ".hevc", ".h264"}
+)
+TRANSCODE_OPTIONS = {
+    "preset": "veryfast",
+    "crf": "18",
+    "g": "16",
+    "keyint_min": "16",
+    "sc_threshold": "0",
+    "bf": "0",
+    "refs": "1",
+    "x264-params": "ref=1:scenecut=0",
+}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What was decoded: the stream actually analysed (after any transcode) and where it came from."""
+
+    path: str
+    codec: str
+    source_codec: str
+    transcoded: bool
+    width: int
+    height: int
+    num_frames: int
+    fps: float | None
+    duration: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise CodecError(path, "no such file")
+    if path.is_dir():
+        raise CodecError(path, "is a directory, not a video file")
+    if path.stat().st_size == 0:
+        raise CodecError(path, "empty file (0 bytes)")
+    try:
+        return av.open(str(path), mode="r")
+    except av.error.FFmpegError as error:
+        raise CodecError(
+            path, f"cannot open as a video: corrupt, truncated or not a video file (FFmpeg: {_ffmpeg_reason(error)})"
+        ) from None
+
+
+def _ffmpeg_reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or str(error)
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        kinds = sorted({stream.type for stream in container.streams})
+        has = f" (it has {', '.join(kinds)} streams)" if kinds else ""
+        raise CodecError(path, f"no video stream{has}")
+    return container.streams.video[0]
+
+
+def count_frames(path: str | Path) -> int:
+    """Number of video frames, by demuxing packets (no decoding); metadata counts are not trusted."""
+    path = Path(path)
+    with contextlib.closing(_open(path)) as container:
+        stream = _video_stream(container, path)
+        try:
+            return sum(1 for packet in container.demux(stream) if packet.size)
+        except av.error.FFmpegError as error:
+            raise CodecError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
+
+
+def transcode_to_h264(
+    source: Path, target: Path, max_side: int | None = None, threads: int = 0, errors: list[str] | None = None
+) -> int:
+    """Re-encode ``source`` to MV-friendly H.264 at ``target`` (GOP 16, no B-frames, 1 reference); returns frames.
+
+    With ``max_side``, frames larger than that are scaled down (aspect kept, even sizes): the analysis runs on a
+    canvas of that size anyway, so full resolution would only cost time.
+    """
+    written = 0
+    with contextlib.closing(_open(source)) as container:
+        stream = _video_stream(container, source)
+        stream.thread_type = "AUTO"
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise CodecError(source, "video stream has no frame size")
+        scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
+        out_w, out_h = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+        with av.open(str(target), mode="w") as output:
+            rate = stream.average_rate or Fraction(25)
+            encoder = output.add_stream("libx264", rate=rate)
+            encoder.width, encoder.height, encoder.pix_fmt = out_w, out_h, "yuv420p"
+            encoder.options = dict(TRANSCODE_OPTIONS)
+            encoder.codec_context.thread_count = threads
+            for frame in _decode_frames(container, stream, source, errors):
+                frame = frame.reformat(width=out_w, height=out_h, format="yuv420p")
+                frame.pts = None
+                for packet in encoder.encode(frame):
+                    output.mux(packet)
+                written += 1
+            for packet in encoder.encode():
+                output.mux(packet)
+    if written == 0:
+        raise CodecError(source, "no decodable video frames")
+    return written
+
+
+def _decode_frames(container, stream, path: Path, errors: list[str] | None = None) -> Iterator[av.VideoFrame]:
+    """Decode ``stream`` packet by packet; corrupt packets are skipped and recorded in ``errors``."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as error:  # unreadable data: stop here, keep what was decoded
+            if errors is not None:
+                errors.append(f"demux: {_ffmpeg_reason(error)}")
+            break
+        try:
+            yield from packet.decode()
+        except av.error.FFmpegError as error:
+            if errors is None:
+                raise CodecError(path, f"decode error ({_ffmpeg_reason(error)})") from None
+            errors.append(f"decode: {_ffmpeg_reason(error)}")
+
+
+class VideoSource:
+    """A video opened for codec analysis: ``info`` plus a streaming ``frames()`` iterator with MVs exported.
+
+    Use as a context manager; a temporary transcode (if any) is deleted on exit.
+    """
+
+    def __init__(self, path: str | Path, max_side: int | None = None, threads: int = 0):
+        self.path = Path(path)
+        self.threads = threads
+        self.decode_errors: list[str] = []
+        self._tempdir: tempfile.TemporaryDirectory | None = None
+        with contextlib.closing(_open(self.path)) as container:
+            stream = _video_stream(container, self.path)
+            source_codec = stream.codec_context.name
+            fps = float(stream.average_rate) if stream.average_rate else None
+            duration = float(container.duration / av.time_base) if container.duration else None
+        analysed = self.path
+        transcoded = source_codec not in DIRECT_MV_CODECS
+        if transcoded:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="ov-vlm-codec-")
+            analysed = Path(self._tempdir.name) / "transcoded.mp4"
+            try:
+                transcode_to_h264(self.path, analysed, max_side, threads, self.decode_errors)
+            except CodecError:
+                self.close()
+                raise
+            except av.error.FFmpegError as error:
+                self.close()
+                raise CodecError(
+                    self.path, f"cannot transcode {source_codec} to H.264 ({_ffmpeg_reason(error)})"
+                ) from None
+        self._analysed = analysed
+        num_frames = count_frames(analysed)
+        if num_frames == 0:
+            self.close()
+            raise CodecError(self.path, "no video frames (empty or truncated stream)")
+        with contextlib.closing(_open(analysed)) as container:
+            context = _video_stream(container, analysed).codec_context
+            width, height, codec = context.width, context.height, context.name
+        if not width or not height:
+            self.close()
+            raise CodecError(self.path, "video stream has no frame size")
+        self.info = VideoInfo(
+            path=str(self.path),
+            codec=codec,
+            source_codec=source_codec,
+            transcoded=transcoded,
+            width=width,
+            height=height,
+            num_frames=num_frames,
+            fps=fps,
+            duration=duration,
+        )
+
+    def frames(self) -> Iterator[av.VideoFrame]:
+        """Frames in display order, each carrying its ``MOTION_VECTORS`` side data (None for intra frames)."""
+        with contextlib.closing(_open(self._analysed)) as container:
+            stream = _video_stream(container, self._analysed)
+            stream.codec_context.options = {"flags2": "+export_mvs"}
+            if self.threads == 1:
+                stream.thread_type = "NONE"
+            else:
+                stream.thread_type = "AUTO"
+                stream.codec_context.thread_count = self.threads
+            yield from _decode_frames(container, stream, self.path, self.decode_errors)
+
+    def close(self) -> None:
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def is_video_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
