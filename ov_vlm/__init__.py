@@ -20,6 +20,8 @@ _install_registration()
 _LAZY = {
     "OneVisionEncoderConfig": "ov_vlm.encoders",
     "OneVisionEncoderModel": "ov_vlm.encoders",
+    "OVVLMConfig": "ov_vlm.model",
+    "OVVLMForConditionalGeneration": "ov_vlm.model",
 }
 
 
@@ -29,4 +31,10 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'ov_vlm' has no attribute {name!r}")
 
 
-__all__ = ["OneVisionEncoderConfig", "OneVisionEncoderModel", "__version__"]
+__all__ = [
+    "OVVLMConfig",
+    "OVVLMForConditionalGeneration",
+    "OneVisionEncoderConfig",
+    "OneVisionEncoderModel",
+    "__version__",
+]

@@ -21,7 +21,7 @@ MODEL_PACKAGES = ("ov_vlm.encoders", "ov_vlm.encoders.onevision")
 
 _wanted: set[str] = set()
 _done: set[str] = set()
-WATCHED = ("transformers.models.auto", "ov_vlm.encoders")
+WATCHED = ("transformers.models.auto", "ov_vlm.encoders", "ov_vlm.model")
 
 
 def _busy(finishing: str | None) -> bool:
@@ -51,13 +51,18 @@ def flush(finishing: str | None = None) -> None:
     from ov_vlm.encoders.onevision.configuration_onevision_encoder import OneVisionEncoderConfig
 
     AutoConfig.register(OneVisionEncoderConfig.model_type, OneVisionEncoderConfig, exist_ok=True)
+    from ov_vlm.model.configuration_ov_vlm import OVVLMConfig
+
+    AutoConfig.register(OVVLMConfig.model_type, OVVLMConfig, exist_ok=True)
     _done.add("configs")
     if "models" in _wanted:
-        from transformers import AutoModel
+        from transformers import AutoModel, AutoModelForImageTextToText
 
         from ov_vlm.encoders.onevision.modeling_onevision_encoder import OneVisionEncoderModel
+        from ov_vlm.model.modeling_ov_vlm import OVVLMForConditionalGeneration
 
         AutoModel.register(OneVisionEncoderConfig, OneVisionEncoderModel, exist_ok=True)
+        AutoModelForImageTextToText.register(OVVLMConfig, OVVLMForConditionalGeneration, exist_ok=True)
         _done.add("models")
 
 

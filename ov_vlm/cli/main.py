@@ -16,6 +16,9 @@ from ov_vlm import __version__
 COMMANDS = {
     "env": "ov_vlm.cli.env",
     "codec": "ov_vlm.cli.codec",
+    "build-model": "ov_vlm.cli.build_model",
+    "chat": "ov_vlm.cli.chat",
+    "infer": "ov_vlm.cli.infer",
     "demo": "ov_vlm.cli.demo",
 }
 

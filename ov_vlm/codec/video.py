@@ -152,10 +152,11 @@ def _decode_frames(container, stream, path: Path, errors: list[str] | None = Non
 class VideoSource:
     """A video opened for codec analysis: ``info`` plus a streaming ``frames()`` iterator with MVs exported.
 
-    Use as a context manager; a temporary transcode (if any) is deleted on exit.
+    Use as a context manager; a temporary transcode (if any) is deleted on exit. ``transcode=False`` decodes any
+    codec as it is (for plain frame reading, where no motion vectors are needed).
     """
 
-    def __init__(self, path: str | Path, max_side: int | None = None, threads: int = 0):
+    def __init__(self, path: str | Path, max_side: int | None = None, threads: int = 0, transcode: bool = True):
         self.path = Path(path)
         self.threads = threads
         self.decode_errors: list[str] = []
@@ -166,7 +167,7 @@ class VideoSource:
             fps = float(stream.average_rate) if stream.average_rate else None
             duration = float(container.duration / av.time_base) if container.duration else None
         analysed = self.path
-        transcoded = source_codec not in DIRECT_MV_CODECS
+        transcoded = transcode and source_codec not in DIRECT_MV_CODECS
         if transcoded:
             self._tempdir = tempfile.TemporaryDirectory(prefix="ov-vlm-codec-")
             analysed = Path(self._tempdir.name) / "transcoded.mp4"
@@ -203,11 +204,12 @@ class VideoSource:
             duration=duration,
         )
 
-    def frames(self) -> Iterator[av.VideoFrame]:
+    def frames(self, export_mvs: bool = True) -> Iterator[av.VideoFrame]:
         """Frames in display order, each carrying its ``MOTION_VECTORS`` side data (None for intra frames)."""
         with contextlib.closing(_open(self._analysed)) as container:
             stream = _video_stream(container, self._analysed)
-            stream.codec_context.options = {"flags2": "+export_mvs"}
+            if export_mvs:
+                stream.codec_context.options = {"flags2": "+export_mvs"}
             if self.threads == 1:
                 stream.thread_type = "NONE"
             else:

@@ -11,8 +11,12 @@ from .onevision import (
     OneVisionEncoderPreTrainedModel,
 )
 from .onevision.adapter import OneVisionEncoderAdapter
+from .qwen3_vit import Qwen3ViTAdapter
+from .siglip2 import Siglip2Adapter
 
 register_encoder(OneVisionEncoderAdapter())
+register_encoder(Siglip2Adapter())
+register_encoder(Qwen3ViTAdapter())
 
 from ov_vlm._registration import flush as _flush_registration  # noqa: E402
 
@@ -24,6 +28,8 @@ __all__ = [
     "OneVisionEncoderModel",
     "OneVisionEncoderOutput",
     "OneVisionEncoderPreTrainedModel",
+    "Qwen3ViTAdapter",
+    "Siglip2Adapter",
     "VisionEncoder",
     "VisualFeatures",
     "available_encoders",

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .errors import MediaError
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 BICUBIC = Image.Resampling.BICUBIC
@@ -26,7 +28,7 @@ BICUBIC = Image.Resampling.BICUBIC
 ImageLike = Image.Image | np.ndarray | str | Path
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(MediaError):
     """An image file is missing or cannot be decoded."""
 
 
@@ -131,6 +133,21 @@ def normalize(image: Image.Image | np.ndarray, mean=CLIP_MEAN, std=CLIP_STD) -> 
         raise ValueError(f"expected RGB data with 3 channels last, got shape {array.shape}")
     array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, -3)))
+
+
+def best_pinpoint(width: int, height: int, pinpoints) -> tuple[int, int]:
+    """The (width, height) canvas that keeps the most of the image's resolution, then wastes the least area
+    (LLaVA's ``select_best_resolution``, used by the reference's ``anyres`` without tiling)."""
+    best, best_key = None, None
+    for canvas_w, canvas_h in pinpoints:
+        scale = min(canvas_w / width, canvas_h / height)
+        effective = min(int(width * scale) * int(height * scale), width * height)
+        key = (effective, -(canvas_w * canvas_h - effective))
+        if best_key is None or key > best_key:
+            best, best_key = (int(canvas_w), int(canvas_h)), key
+    if best is None:
+        raise ValueError("no pinpoints given")
+    return best
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import logging
 
+from ov_vlm.utils.loading import StrictLoadingMixin
+
 from .configuration_onevision_encoder import OneVisionEncoderConfig
 from .rope import OneVisionEncoderRotaryEmbedding, apply_rotary
 
@@ -204,7 +206,7 @@ class OneVisionEncoderPoolingHead(nn.Module):
         return pooled[:, 0]
 
 
-class OneVisionEncoderPreTrainedModel(PreTrainedModel):
+class OneVisionEncoderPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config: OneVisionEncoderConfig
     config_class = OneVisionEncoderConfig
     base_model_prefix = "onevision_encoder"
@@ -224,47 +226,11 @@ class OneVisionEncoderPreTrainedModel(PreTrainedModel):
             init.normal_(module.probe, std=self.config.initializer_range)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, strict: bool = True, **kwargs):
-        """`PreTrainedModel.from_pretrained`, but a checkpoint whose keys differ from the model's raises.
-
-        Pass ``strict=False`` to get transformers' lenient behaviour (missing weights freshly initialised).
-        """
-        want_info = kwargs.pop("output_loading_info", False)
-        model, info = super().from_pretrained(
-            pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
-        )
-        if strict:
-            check_loading_info(info, source=str(pretrained_model_name_or_path), model_name=cls.__name__)
-        return (model, info) if want_info else model
-
-
-def check_loading_info(info: dict, source: str, model_name: str, shown: int = 20) -> None:
-    """Raise a ValueError naming every missing, unexpected or mis-shaped key of a load."""
-
-    def listing(keys: list[str]) -> str:
-        keys = sorted(keys)
-        more = f" ... and {len(keys) - shown} more" if len(keys) > shown else ""
-        return ", ".join(keys[:shown]) + more
-
-    problems = []
-    if info.get("missing_keys"):
-        problems.append(f"missing keys ({len(info['missing_keys'])}): {listing(list(info['missing_keys']))}")
-    if info.get("unexpected_keys"):
-        problems.append(f"unexpected keys ({len(info['unexpected_keys'])}): {listing(list(info['unexpected_keys']))}")
-    if info.get("mismatched_keys"):
-        items = [f"{k} {tuple(a)} vs {tuple(b)}" for k, a, b in info["mismatched_keys"]]
-        problems.append(f"shape-mismatched keys ({len(items)}): {listing(items)}")
-    if problems:
-        hint = ""
-        all_keys = set(info.get("missing_keys", ())) | set(info.get("unexpected_keys", ()))
-        if any(k.startswith(("head.", "layernorm_post.")) for k in all_keys):
-            hint = " (hint: check `use_head` in config.json: the `-lang` checkpoint has no head)"
-        raise ValueError(
-            f"{model_name}: the checkpoint at {source} does not match the model: "
-            + "; ".join(problems)
-            + hint
-            + ". Pass strict=False to load anyway."
-        )
+    def loading_hint(cls, info: dict) -> str:
+        keys = set(info.get("missing_keys", ())) | set(info.get("unexpected_keys", ()))
+        if any(k.startswith(("head.", "layernorm_post.")) for k in keys):
+            return "hint: check `use_head` in config.json: the `-lang` checkpoint has no head"
+        return ""
 
 
 class OneVisionEncoderModel(OneVisionEncoderPreTrainedModel):

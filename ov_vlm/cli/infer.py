@@ -1,0 +1,157 @@
+"""``ov-vlm infer``: a JSONL of requests -> a JSONL of answers, batched, with a progress bar.
+
+Each request line is one of:
+  {"id": ..., "messages": [...]}                                  (chat format, see ov_vlm.processing.chat)
+  {"id": ..., "prompt": "...", "image": PATH | [PATHS], "video": PATH, "video_mode": "codec"}
+  {"id": ..., "conversations": [...], "image": ..., "video": ...}  (LLaVA format; the last gpt turn = reference)
+Relative media paths resolve against --media-root (default: the request file's folder). Every request gets one
+output line, {"id", "answer"} or {"id", "error"}; re-running skips ids already answered (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ov_vlm.cli.loading import ModelLoadError, add_loading_arguments, load_for_inference
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "infer",
+        help="answer a JSONL of requests into a JSONL of answers (batched)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_loading_arguments(parser)
+    parser.add_argument("--input", required=True, type=Path, help="requests, one JSON object per line")
+    parser.add_argument("--output", required=True, type=Path, help="answers, one JSON object per line")
+    parser.add_argument("--media-root", type=Path, help="folder relative media paths resolve against")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--overwrite", action="store_true", help="start over instead of skipping answered ids")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def request_messages(request: dict[str, Any], media_root: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The prompt messages of a request and, for LLaVA samples, the reference answer."""
+    from ov_vlm.processing import ConversationError, from_llava
+
+    if "messages" in request:
+        messages = request["messages"]
+        for message in messages:
+            if isinstance(message.get("content"), list):
+                for part in message["content"]:
+                    for key in ("image", "video"):
+                        if isinstance(part.get(key), str) and not Path(part[key]).is_absolute():
+                            part[key] = str(media_root / part[key])
+        return messages, None
+    if "conversations" in request:
+        messages = from_llava(request, media_root)
+        reference = None
+        if messages and messages[-1]["role"] == "assistant":
+            reference = "".join(p.get("text", "") for p in messages[-1]["content"])
+            messages = messages[:-1]
+        return messages, reference
+    if "prompt" in request:
+        parts: list[dict[str, Any]] = []
+        images = request.get("image") or []
+        for path in [images] if isinstance(images, str) else images:
+            parts.append({"type": "image", "image": str(media_root / path)})
+        if request.get("video"):
+            video = {"type": "video", "video": str(media_root / request["video"])}
+            if request.get("video_mode"):
+                video["mode"] = request["video_mode"]
+            parts.append(video)
+        parts.append({"type": "text", "text": request["prompt"]})
+        return [{"role": "user", "content": parts}], None
+    raise ConversationError("a request needs 'messages', 'prompt' or 'conversations'")
+
+
+def _answered(path: Path) -> set[str]:
+    done = set()
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if "answer" in record:
+                done.add(str(record.get("id")))
+    return done
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from ov_vlm.processing import ConversationError, MediaError
+
+    if not args.input.is_file():
+        print(f"ov-vlm infer: {args.input}: no such file", file=sys.stderr)
+        return 2
+    try:
+        loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
+    except ModelLoadError as error:
+        print(f"ov-vlm infer: {error}", file=sys.stderr)
+        return 2
+    model, processor = loaded.model, loaded.processor
+    media_root = args.media_root or args.input.parent
+    done = set() if args.overwrite else _answered(args.output)
+    requests = []
+    for number, line in enumerate(args.input.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError as error:
+            requests.append((f"line-{number}", None, f"line {number}: not JSON ({error})"))
+            continue
+        rid = str(request.get("id", f"line-{number}"))
+        if rid not in done:
+            requests.append((rid, request, None))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    failures = answered = 0
+    with (
+        args.output.open("w" if args.overwrite else "a") as out,
+        tqdm(total=len(requests), unit="req", desc="infer", disable=args.quiet) as bar,
+    ):
+        for start in range(0, len(requests), args.batch_size):
+            batch_requests = requests[start : start + args.batch_size]
+            ready = []
+            for rid, request, error in batch_requests:
+                if error is None:
+                    try:
+                        messages, reference = request_messages(request, media_root)
+                        ready.append((rid, processor.encode(messages, add_generation_prompt=True), reference))
+                        continue
+                    except (MediaError, ConversationError, ValueError) as problem:
+                        error = " ".join(str(problem).split())
+                out.write(json.dumps({"id": rid, "error": error}) + "\n")
+                failures += 1
+            if ready:
+                batch = processor.collate([item for _, item, _ in ready], padding_side="left", with_labels=False)
+                batch = {
+                    k: [None if v is None else v.to(loaded.device) for v in val]
+                    if isinstance(val, list)
+                    else val.to(loaded.device)
+                    for k, val in batch.items()
+                }
+                with torch.inference_mode():
+                    generated = model.generate(**batch, max_new_tokens=args.max_new_tokens, do_sample=False)
+                prompt_length = batch["input_ids"].shape[1]
+                for (rid, _, reference), row in zip(ready, generated, strict=True):
+                    record = {"id": rid, "answer": processor.decode(row[prompt_length:]).strip()}
+                    if reference is not None:
+                        record["reference"] = reference
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    answered += 1
+            out.flush()
+            bar.update(len(batch_requests))
+    skipped = f", {len(done)} already answered" if done else ""
+    print(f"infer: {answered} answered, {failures} failed{skipped}; answers in {args.output}")
+    return 1 if failures else 0

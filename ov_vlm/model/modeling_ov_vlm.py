@@ -1,0 +1,178 @@
+"""`OVVLMForConditionalGeneration`: vision encoder -> projector -> causal LM, LLaVA-style, as a transformers model.
+
+Visual inputs are lists, one entry per image or video in the order their placeholders appear in the batch
+(sample by sample): ``pixel_values[i]`` is ``[C, H, W]`` (an image) or ``[C, T, H, W]`` (frames or codec mosaics),
+``patch_positions[i]`` the (t, h, w) of its tokens (positional encoders) or None. Their projected features replace
+the placeholder tokens (``image_token_id`` / ``video_token_id``) of ``input_ids``; the counts must match exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+from ov_vlm.encoders import get_encoder
+from ov_vlm.utils.loading import StrictLoadingMixin
+
+from .configuration_ov_vlm import OVVLMConfig
+from .projector import Grid, Projector, build_projector
+
+
+class OVVLMPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
+    config: OVVLMConfig
+    config_class = OVVLMConfig
+    base_model_prefix = "ov_vlm"
+    main_input_name = "input_ids"
+    input_modalities = ("image", "video", "text")
+    supports_gradient_checkpointing = True
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, Projector):
+            std = getattr(self.config.text_config, "initializer_range", 0.02)
+            for layer in module.modules():
+                if isinstance(layer, nn.Linear):
+                    init.normal_(layer.weight, std=std)
+                    init.zeros_(layer.bias)
+
+
+class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
+    """Vision tower (``vision_tower``), projector (``multi_modal_projector``) and causal LM (``language_model``)."""
+
+    def __init__(self, config: OVVLMConfig):
+        super().__init__(config)
+        encoder = get_encoder(config.vision_encoder)
+        self.vision_tower = encoder.build(config.vision_config)
+        self.multi_modal_projector = build_projector(
+            config.projector_type,
+            encoder.hidden_size(config.vision_config),
+            config.text_config.hidden_size,
+            config.projector_hidden_act,
+        )
+        self.language_model = AutoModelForCausalLM.from_config(config.text_config)
+        self.post_init()
+
+    # --------------------------------------------------------------------------------------------- embeddings
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.language_model.get_output_embeddings()
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_output_embeddings(value)
+
+    # --------------------------------------------------------------------------------------------- vision
+
+    @property
+    def patch_size(self) -> int:
+        return get_encoder(self.config.vision_encoder).patch_size(self.config.vision_config)
+
+    def token_grids(self, pixel_values: Sequence[torch.Tensor]) -> list[Grid]:
+        """(frames, rows, cols) of each visual's patch grid."""
+        patch = self.patch_size
+        grids = []
+        for pixels in pixel_values:
+            frames = pixels.shape[1] if pixels.dim() == 4 else 1
+            grids.append((frames, pixels.shape[-2] // patch, pixels.shape[-1] // patch))
+        return grids
+
+    def get_visual_features(
+        self, pixel_values: Sequence[torch.Tensor], patch_positions: Sequence[torch.Tensor | None] | None = None
+    ) -> torch.Tensor:
+        """Projected features of every visual, packed in order: [sum of LLM tokens, text hidden size]."""
+        pixel_values = list(pixel_values)
+        positions = list(patch_positions) if patch_positions is not None else [None] * len(pixel_values)
+        if len(positions) != len(pixel_values):
+            raise ValueError(f"got {len(pixel_values)} visuals but {len(positions)} patch_positions entries")
+        dtype = next(self.vision_tower.parameters()).dtype
+        pixel_values = [pixels.to(dtype) for pixels in pixel_values]
+        encoder = get_encoder(self.config.vision_encoder)
+        features = encoder.encode(self.vision_tower, pixel_values, positions, layer=self.config.vision_feature_layer)
+        return self.multi_modal_projector(features.features, self.token_grids(pixel_values), features.lengths)
+
+    def placeholder_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return (input_ids == self.config.image_token_id) | (input_ids == self.config.video_token_id)
+
+    # --------------------------------------------------------------------------------------------- forward
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        pixel_values: Sequence[torch.Tensor] | None = None,
+        patch_positions: Sequence[torch.Tensor | None] | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
+        r"""
+        pixel_values: list of ``[C, H, W]`` / ``[C, T, H, W]`` tensors, one per placeholder group, in order.
+        patch_positions: list of ``[N_i, 3]`` (t, h, w) tensors (or None) matching ``pixel_values``.
+        Other arguments are those of the language model; ``labels`` use -100 for unsupervised positions.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids and inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+        has_visuals = pixel_values is not None and len(pixel_values) > 0
+        if has_visuals:
+            if input_ids is None:
+                raise ValueError("visual inputs need input_ids to find their placeholder tokens")
+            features = self.get_visual_features(pixel_values, patch_positions)
+            mask = self.placeholder_mask(input_ids)
+            count = int(mask.sum())
+            if count != features.shape[0]:
+                raise ValueError(
+                    f"visual features and placeholder tokens do not match: {count} placeholder tokens in input_ids, "
+                    f"{features.shape[0]} visual features from {len(pixel_values)} visual(s)"
+                )
+            features = features.to(inputs_embeds.device, inputs_embeds.dtype)
+            inputs_embeds = inputs_embeds.masked_scatter(mask.unsqueeze(-1), features)
+        elif input_ids is not None and _is_prefill(past_key_values) and bool(self.placeholder_mask(input_ids).any()):
+            count = int(self.placeholder_mask(input_ids).sum())
+            raise ValueError(f"input_ids hold {count} visual placeholder tokens but no pixel_values were given")
+        return self.language_model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            labels=labels,
+            use_cache=use_cache,
+            logits_to_keep=logits_to_keep,
+            **kwargs,
+        )
+
+    def generate(self, *args, **kwargs):
+        """`GenerationMixin.generate`; visual inputs are per visual, so beams / several sequences are not supported."""
+        config = kwargs.get("generation_config")
+        beams = kwargs.get("num_beams", getattr(config, "num_beams", 1) or 1)
+        sequences = kwargs.get("num_return_sequences", getattr(config, "num_return_sequences", 1) or 1)
+        if kwargs.get("pixel_values") and (beams > 1 or sequences > 1):
+            raise NotImplementedError("beam search and num_return_sequences > 1 are not supported with visual inputs")
+        return super().generate(*args, **kwargs)
+
+
+def _is_prefill(past_key_values) -> bool:
+    if past_key_values is None:
+        return True
+    length = getattr(past_key_values, "get_seq_length", None)
+    return length is None or length() == 0

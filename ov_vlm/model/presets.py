@@ -1,0 +1,65 @@
+"""Model presets: YAML files (no weights) that say which encoder, LLM, projector, tokenizer and visual settings
+make a model. Shipped in ``checkpoints/presets/``; ``--preset`` takes a name from there or a path to a file."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_PRESETS = Path(__file__).resolve().parents[2] / "checkpoints" / "presets"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    vision_encoder: str
+    text_config: dict[str, Any]
+    vision_config: dict[str, Any] = field(default_factory=dict)
+    projector_type: str = "mlp2x_gelu"
+    tokenizer: dict[str, Any] = field(default_factory=lambda: {"kind": "qwen3"})
+    visual_spec: dict[str, Any] = field(default_factory=dict)
+    max_length: int | None = None
+    description: str = ""
+    vision_pretrained: str | None = None
+    llm_pretrained: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], name: str) -> Preset:
+        known = {f.name for f in dataclasses.fields(cls)} - {"name"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"preset {name}: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
+        missing = [key for key in ("vision_encoder", "text_config") if key not in values]
+        if missing:
+            raise ValueError(f"preset {name}: missing key(s) {missing}")
+        if "model_type" not in values["text_config"]:
+            raise ValueError(f"preset {name}: text_config needs a model_type (e.g. qwen3)")
+        return cls(name=name, **values)
+
+
+def preset_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("OV_VLM_PRESETS", "").split(os.pathsep) if p]
+    return [*extra, REPO_PRESETS]
+
+
+def available_presets() -> list[str]:
+    return sorted({p.stem for folder in preset_dirs() if folder.is_dir() for p in folder.glob("*.yaml")})
+
+
+def load_preset(name_or_path: str | Path) -> Preset:
+    """A preset by name (``checkpoints/presets/<name>.yaml``, or ``$OV_VLM_PRESETS``) or by file path."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        candidates = [folder / f"{name_or_path}.yaml" for folder in preset_dirs()]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            raise ValueError(f"unknown preset {name_or_path!r}; available: {', '.join(available_presets()) or 'none'}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: a preset must be a YAML mapping")
+    return Preset.from_dict(values, name=path.stem)

@@ -1,0 +1,7 @@
+"""Errors of the processing layer: one line naming the media file (or sample) and the reason."""
+
+from __future__ import annotations
+
+
+class MediaError(ValueError):
+    """An image or video cannot be turned into model inputs."""

@@ -1,0 +1,238 @@
+"""Images and videos -> encoder inputs (pixels, (t, h, w) positions) and the number of LLM tokens they become.
+
+- **Image**: one native-resolution canvas, the reference's pad-to-best-pinpoint rule (letterbox, no tiling);
+  positions (0, h, w).
+- **Video, frames**: N frames sampled uniformly over the whole video, each letterboxed to a square; frame i sits at
+  time slot ``floor(linspace(0, 63, N))[i]`` of the 64-slot grid (8 frames: t = 0, 9, ..., 63).
+- **Video, codec**: the codec selection's mosaics (computed on the fly or read from an ``ov-vlm codec`` folder),
+  each 16-px canvas cell resized onto one encoder patch (576 -> 504 for patch 14), with ``positions_thw``.
+- **Video, dense**: like frames, with all ``dense_frames`` (64) frames.
+
+Encoders without positions (SigLIP2, Qwen3-ViT) take every frame or mosaic as an independent image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ov_vlm.codec import CodecError, CodecSelection, CodecSettings, select_patches
+from ov_vlm.codec.result import META_FILE
+
+from .errors import MediaError
+from .image import BICUBIC, CLIP_MEAN, CLIP_STD, best_pinpoint, letterbox, load_image, normalize
+from .video import read_frames
+
+VIDEO_MODES = ("codec", "frames", "dense")
+REFERENCE_PINPOINTS = {
+    14: ((574, 1120), (1120, 574), (1120, 1120), (1694, 574), (574, 1694)),
+    16: ((576, 1120), (1120, 576), (1120, 1120), (1696, 576), (576, 1696)),
+}
+
+
+@dataclass(frozen=True)
+class VisualSpec:
+    """How one model turns media into visual tokens (saved in ``processor_config.json``).
+
+    patch_size, mean, std: the encoder's patch and normalisation.
+    positional: the encoder reads (t, h, w) positions (OV-Encoder); otherwise every frame is an independent image.
+    encoder_grid_multiple: patch-grid sides must be multiples of this (2 for Qwen3-ViT).
+    token_merge: the projector merges ``token_merge`` x ``token_merge`` tokens into one (2: spatial_merge_2x2).
+    image_pinpoints: (width, height) canvases for images (default: the reference's for the patch size).
+    frame_size: side of square frames (default: 504 for patch 14, 512 otherwise, as the reference).
+    video_mode: default way to read videos: codec, frames or dense.
+    num_frames, dense_frames: frames in frames / dense mode.
+    codec: `CodecSettings` overrides for codec mode (defaults: the reference's).
+    temporal_slots: size of the RoPE time grid frames are spread over.
+    """
+
+    patch_size: int = 14
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+    positional: bool = True
+    encoder_grid_multiple: int = 1
+    token_merge: int = 1
+    image_pinpoints: tuple[tuple[int, int], ...] | None = None
+    frame_size: int | None = None
+    video_mode: str = "codec"
+    num_frames: int = 8
+    dense_frames: int = 64
+    codec: dict = field(default_factory=dict)
+    temporal_slots: int = 64
+
+    def __post_init__(self) -> None:
+        if self.video_mode not in VIDEO_MODES:
+            raise ValueError(f"video_mode must be one of {VIDEO_MODES}, got {self.video_mode!r}")
+        if self.token_merge not in (1, 2):
+            raise ValueError(f"token_merge must be 1 or 2, got {self.token_merge}")
+        if self.num_frames < 1 or self.dense_frames < 1:
+            raise ValueError("num_frames and dense_frames must be >= 1")
+        self.codec_settings()  # validates the overrides
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> VisualSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown visual setting(s) {unknown}; known: {', '.join(sorted(known))}")
+        values = dict(values)
+        for key in ("mean", "std"):
+            if key in values:
+                values[key] = tuple(values[key])
+        if values.get("image_pinpoints") is not None:
+            values["image_pinpoints"] = tuple(tuple(p) for p in values["image_pinpoints"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> VisualSpec:
+        return VisualSpec.from_dict({**self.to_dict(), **changes})
+
+    @property
+    def grid_multiple(self) -> int:
+        return self.encoder_grid_multiple * self.token_merge
+
+    @property
+    def unit(self) -> int:
+        """Pixel sizes must be multiples of this (patch x grid multiple)."""
+        return self.patch_size * self.grid_multiple
+
+    def pinpoints(self) -> list[tuple[int, int]]:
+        chosen = self.image_pinpoints or REFERENCE_PINPOINTS.get(self.patch_size) or ((32 * self.patch_size,) * 2,)
+        return [
+            (max(self.unit, w // self.unit * self.unit), max(self.unit, h // self.unit * self.unit)) for w, h in chosen
+        ]
+
+    def frame_side(self) -> int:
+        side = self.frame_size or (504 if self.patch_size == 14 else 32 * self.patch_size)
+        return max(self.unit, side // self.unit * self.unit)
+
+    def codec_settings(self) -> CodecSettings:
+        overrides = dict(self.codec)
+        if self.token_merge == 2:
+            overrides["block"] = 2  # whole 2x2 blocks, so the projector merges one selected block per token
+        return CodecSettings.from_dict(overrides)
+
+    def slots(self, count: int) -> np.ndarray:
+        return (
+            np.floor(np.linspace(0, self.temporal_slots - 1, count)).astype(np.int64)
+            if count > 1
+            else np.zeros(1, dtype=np.int64)
+        )
+
+
+@dataclass
+class Visual:
+    """One image or video ready for the model."""
+
+    kind: str  # "image" or "video"
+    pixel_values: torch.Tensor  # [C, H, W] or [C, T, H, W]
+    positions: torch.Tensor | None  # int64 [N, 3] (positional encoders) or None
+    num_tokens: int  # LLM tokens (after the projector's merge)
+    info: dict = field(default_factory=dict)
+
+
+def grid_positions(slots: list[int] | np.ndarray, rows: int, cols: int) -> torch.Tensor:
+    """(t, h, w) of every patch of ``len(slots)`` grids of rows x cols, time-major then row-major."""
+    t = torch.as_tensor(np.asarray(slots), dtype=torch.long).repeat_interleave(rows * cols)
+    h = torch.arange(rows).repeat_interleave(cols).repeat(len(slots))
+    w = torch.arange(cols).repeat(rows * len(slots))
+    return torch.stack([t, h, w], dim=1)
+
+
+def image_visual(source: Any, spec: VisualSpec) -> Visual:
+    """An image on its best pinpoint canvas (letterboxed, black padding)."""
+    image = load_image(source)
+    width, height = best_pinpoint(image.width, image.height, spec.pinpoints())
+    canvas, _ = letterbox(image, width, height, BICUBIC)
+    pixels = normalize(canvas, spec.mean, spec.std)
+    rows, cols = height // spec.patch_size, width // spec.patch_size
+    positions = grid_positions([0], rows, cols) if spec.positional else None
+    tokens = rows * cols // spec.token_merge**2
+    return Visual("image", pixels, positions, tokens, {"canvas": [width, height], "source_size": list(image.size)})
+
+
+def frames_visual(frames: list[Any], spec: VisualSpec, info: dict | None = None) -> Visual:
+    """Frames letterboxed to squares, spread over the 64-slot time grid."""
+    side = spec.frame_side()
+    squares = [letterbox(load_image(frame), side, side, BICUBIC)[0] for frame in frames]
+    pixels = torch.stack([normalize(square, spec.mean, spec.std) for square in squares], dim=1)  # [C, T, S, S]
+    cells = side // spec.patch_size
+    positions = grid_positions(spec.slots(len(frames)), cells, cells) if spec.positional else None
+    tokens = len(frames) * cells * cells // spec.token_merge**2
+    return Visual("video", pixels, positions, tokens, {"frames": len(frames), **(info or {})})
+
+
+def codec_visual(selection: CodecSelection, spec: VisualSpec) -> Visual:
+    """Codec mosaics as encoder pixels: each canvas cell becomes one encoder patch."""
+    cells = selection.mosaics.shape[1] // selection.meta["settings"]["patch"]
+    side = cells * spec.patch_size
+    images = [Image.fromarray(mosaic) for mosaic in selection.mosaics]
+    if images[0].size != (side, side):
+        images = [image.resize((side, side), BICUBIC) for image in images]
+    pixels = torch.stack([normalize(image, spec.mean, spec.std) for image in images], dim=1)
+    info = {"mode": "codec", "K": int(selection.meta["K"]), "mosaics": len(images)}
+    if spec.positional:
+        positions = torch.as_tensor(selection.positions, dtype=torch.long)
+        count = len(positions)
+        if spec.token_merge == 2 and count % (len(images) * cells * cells):
+            raise MediaError(
+                f"{selection.meta['video']['path']}: spatial merge needs whole mosaics of 2x2 blocks "
+                "(codec block=2); this selection was made with block=1"
+            )
+        return Visual("video", pixels, positions, count // spec.token_merge**2, info)
+    return Visual("video", pixels, None, len(images) * cells * cells // spec.token_merge**2, info)
+
+
+def load_codec_source(source: Any) -> CodecSelection:
+    """A `CodecSelection`, an ``ov-vlm codec`` folder, or a dict with ``mosaics`` (images) and ``positions``."""
+    if isinstance(source, CodecSelection):
+        return source
+    if isinstance(source, str | Path) and Path(source).is_dir():
+        try:
+            return CodecSelection.load(source)
+        except (FileNotFoundError, OSError, ValueError) as error:
+            raise MediaError(f"{source}: not a readable codec folder ({error})") from None
+    if isinstance(source, dict) and "mosaics" in source and "positions" in source:
+        mosaics = np.stack([np.asarray(load_image(m)) for m in source["mosaics"]])
+        positions = source["positions"]
+        if isinstance(positions, str | Path):
+            try:
+                positions = np.load(positions)
+            except (OSError, ValueError) as error:
+                raise MediaError(f"{positions}: cannot read positions ({error})") from None
+        positions = np.asarray(positions, dtype=np.int32)
+        if positions.ndim != 2 or positions.shape[1] != 3:
+            raise MediaError(f"positions must be [K, 3], got shape {positions.shape}")
+        cells = int(positions[:, 1:].max()) + 1
+        patch = max(1, mosaics.shape[1] // max(cells, 1))
+        meta = {"K": len(positions), "settings": {"patch": patch}, "video": {"path": str(source.get("path", "?"))}}
+        return CodecSelection(positions, np.zeros(0, np.int32), None, mosaics, positions, meta)
+    raise MediaError(f"not a codec source: {type(source).__name__}")
+
+
+def video_visual(source: Any, spec: VisualSpec, mode: str | None = None) -> Visual:
+    """A video as codec mosaics, uniform frames or dense frames (``mode`` overrides ``spec.video_mode``)."""
+    mode = mode or spec.video_mode
+    if mode not in VIDEO_MODES:
+        raise MediaError(f"unknown video mode {mode!r}; use one of {VIDEO_MODES}")
+    if isinstance(source, list | tuple):  # frames given directly
+        return frames_visual(list(source), spec, {"mode": "frames"})
+    is_codec_folder = isinstance(source, str | Path) and (Path(source) / META_FILE).is_file()
+    if mode == "codec" or isinstance(source, CodecSelection | dict) or is_codec_folder:
+        if isinstance(source, str | Path) and not is_codec_folder:
+            try:
+                source = select_patches(source, spec.codec_settings())
+            except CodecError as error:
+                raise MediaError(str(error)) from None
+        return codec_visual(load_codec_source(source), spec)
+    count = spec.num_frames if mode == "frames" else spec.dense_frames
+    frames, frame_ids = read_frames(source, count)
+    return frames_visual(frames, spec, {"mode": mode, "frame_ids": frame_ids.tolist()})

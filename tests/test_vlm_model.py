@@ -1,0 +1,167 @@
+"""The VLM with each of the three encoders: inputs of every kind, training step, save/load, cache, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from media import moving_object_clip
+from PIL import Image
+from transformers import AutoModelForImageTextToText
+from vlm_helpers import tiny_vlm
+
+from ov_vlm.model import OVVLMForConditionalGeneration
+
+ENCODERS = ["onevision", "siglip2", "qwen3_vit"]
+
+
+def picture(width: int, height: int, seed: int = 0) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return moving_object_clip(tmp_path_factory.mktemp("vlm") / "clip.mp4", count=32).path
+
+
+def conversations(clip):
+    return {
+        "image": [
+            {
+                "role": "user",
+                "content": [{"type": "image", "image": picture(90, 60)}, {"type": "text", "text": "What is this?"}],
+            }
+        ],
+        "multi-image": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": picture(60, 90, 1)},
+                    {"type": "text", "text": "and"},
+                    {"type": "image", "image": picture(100, 100, 2)},
+                ],
+            }
+        ],
+        "frames": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "video", "video": str(clip), "mode": "frames"},
+                    {"type": "text", "text": "What moves?"},
+                ],
+            }
+        ],
+        "codec": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "video", "video": str(clip), "mode": "codec"},
+                    {"type": "text", "text": "What moves?"},
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_every_input_kind_trains_a_step(encoder, clip):
+    model, processor = tiny_vlm(encoder)
+    model.train()
+    for kind, messages in conversations(clip).items():
+        messages = [*messages, {"role": "assistant", "content": "A small square."}]
+        encoded = processor.encode(messages)
+        batch = processor.collate([encoded])
+        placeholders = int(model.placeholder_mask(batch["input_ids"]).sum())
+        assert placeholders == encoded.visual_tokens > 0, kind
+        with torch.no_grad():
+            features = model.get_visual_features(batch["pixel_values"], batch["patch_positions"])
+        assert features.shape == (placeholders, model.config.text_config.hidden_size), kind
+        out = model(**batch)
+        assert torch.isfinite(out.loss), kind
+        model.zero_grad()
+        out.loss.backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+        assert any(n.startswith("vision_tower.") for n in grads), kind  # gradients reach the encoder
+        assert any(n.startswith("multi_modal_projector.") for n in grads), kind
+        assert any(n.startswith("language_model.") for n in grads), kind
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_save_load_gives_identical_logits(encoder, clip, tmp_path):
+    model, processor = tiny_vlm(encoder)
+    batch = processor([conversations(clip)["codec"], conversations(clip)["image"]])  # a mixed, padded batch
+    with torch.no_grad():
+        before = model(**batch).logits
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file() and not list(tmp_path.glob("*.bin"))
+    loaded = AutoModelForImageTextToText.from_pretrained(tmp_path).eval()
+    assert type(loaded) is OVVLMForConditionalGeneration
+    with torch.no_grad():
+        after = loaded(**batch).logits
+    assert torch.equal(before, after)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_greedy_with_cache_equals_greedy_without(encoder, clip):
+    model, processor = tiny_vlm(encoder, seed=3)
+    batch = processor([conversations(clip)["frames"], conversations(clip)["multi-image"]], add_generation_prompt=True)
+    with torch.no_grad():
+        cached = model.generate(**batch, max_new_tokens=8, do_sample=False, use_cache=True)
+        uncached = model.generate(**batch, max_new_tokens=8, do_sample=False, use_cache=False)
+    assert cached.shape[1] > batch["input_ids"].shape[1]
+    assert torch.equal(cached, uncached)
+
+
+def test_placeholder_count_mismatch_raises(clip):
+    model, processor = tiny_vlm()
+    batch = processor(conversations(clip)["image"])
+    ids = batch["input_ids"].clone()
+    first = int(model.placeholder_mask(ids)[0].nonzero()[0])
+    ids[0, first] = processor.tokenizer.pad_token_id  # one placeholder fewer than features
+    with pytest.raises(ValueError, match=r"do not match: \d+ placeholder tokens in input_ids"):
+        model(
+            input_ids=ids,
+            attention_mask=batch["attention_mask"],
+            pixel_values=batch["pixel_values"],
+            patch_positions=batch["patch_positions"],
+        )
+    with pytest.raises(ValueError, match="no pixel_values"):
+        model(input_ids=batch["input_ids"])
+
+
+def test_qwen2_language_model_works_too(clip):
+    model, processor = tiny_vlm(text="qwen2")
+    assert type(model.language_model).__name__ == "Qwen2ForCausalLM"
+    batch = processor([[*conversations(clip)["image"], {"role": "assistant", "content": "ok"}]], training=True)
+    out = model(**batch)
+    assert torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_spatial_merge_gives_four_times_fewer_tokens(encoder, clip):
+    """Square image on an 8x8-patch canvas, 8 frames of 4x4, codec 8 mosaics of 4x4 cells: 64/128/128 tokens,
+    merged 16/32/32."""
+    _, plain = tiny_vlm(encoder)
+    merge_model, merged = tiny_vlm(encoder, projector="spatial_merge_2x2")
+    expected = {"image": (64, 16), "frames": (128, 32), "codec": (128, 32)}
+    square = [{"role": "user", "content": [{"type": "image", "image": picture(100, 100)}]}]
+    for kind, (plain_tokens, merged_tokens) in expected.items():
+        messages = square if kind == "image" else conversations(clip)[kind]
+        assert plain.encode(messages).visual_tokens == plain_tokens, kind
+        assert merged.encode(messages).visual_tokens == merged_tokens, kind
+    batch = merged([*conversations(clip)["codec"], {"role": "assistant", "content": "ok"}], training=True)
+    with torch.no_grad():
+        features = merge_model.get_visual_features(batch["pixel_values"], batch["patch_positions"])
+    assert features.shape[0] == int(merge_model.placeholder_mask(batch["input_ids"]).sum()) == 32
+    assert torch.isfinite(merge_model(**batch).loss)
+
+
+def test_spatial_merge_rejects_a_block_1_codec_selection(clip):
+    from ov_vlm.codec import select_patches
+    from ov_vlm.processing import MediaError
+
+    _, merged = tiny_vlm("onevision", projector="spatial_merge_2x2")
+    selection = select_patches(clip, canvas=64, patch=16, budget=100)  # block 1, partial last mosaic
+    with pytest.raises(MediaError, match="block=2"):
+        merged.encode([{"role": "user", "content": [{"type": "video", "video": selection}]}])
