@@ -19,6 +19,9 @@ COMMANDS = {
     "build-model": "ov_vlm.cli.build_model",
     "chat": "ov_vlm.cli.chat",
     "infer": "ov_vlm.cli.infer",
+    "data-check": "ov_vlm.cli.data_check",
+    "train": "ov_vlm.cli.train",
+    "export": "ov_vlm.cli.export",
     "demo": "ov_vlm.cli.demo",
 }
 

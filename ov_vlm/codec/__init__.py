@@ -6,6 +6,7 @@ selection.positions, selection.mosaics, selection.meta
 selection.save("out/clip")                         # mosaic_*.jpg, positions_thw.npy, frame_ids.npy, meta.json
 """
 
+from .cache import CodecCache, fingerprint
 from .errors import CodecError
 from .pipeline import sample_frame_ids, select_patches
 from .result import CodecSelection, is_complete
@@ -14,9 +15,11 @@ from .video import VIDEO_EXTENSIONS, is_video_file
 
 __all__ = [
     "VIDEO_EXTENSIONS",
+    "CodecCache",
     "CodecError",
     "CodecSelection",
     "CodecSettings",
+    "fingerprint",
     "is_complete",
     "is_video_file",
     "parse_budget",

@@ -106,16 +106,21 @@ def build_model_dir(
         model = OVVLMForConditionalGeneration(config)
         _copy_weights(model.vision_tower, tower, "vision tower", vision)
         _copy_weights(model.language_model, language_model, "language model", llm)
-    model.generation_config = GenerationConfig(
+    model.generation_config = default_generation_config(config)
+    model.save_pretrained(out)
+    spec = visual_spec_for(config, {**preset.visual_spec, **(visual_overrides or {})})
+    OVVLMProcessor(tok, spec, preset.max_length).save_pretrained(out)
+    return out
+
+
+def default_generation_config(config: OVVLMConfig) -> GenerationConfig:
+    """Greedy, stopping at ``<|im_end|>``."""
+    return GenerationConfig(
         eos_token_id=config.text_config.eos_token_id,
         pad_token_id=config.text_config.pad_token_id,
         max_new_tokens=512,
         do_sample=False,
     )
-    model.save_pretrained(out)
-    spec = visual_spec_for(config, {**preset.visual_spec, **(visual_overrides or {})})
-    OVVLMProcessor(tok, spec, preset.max_length).save_pretrained(out)
-    return out
 
 
 def _copy_weights(target: torch.nn.Module, source: torch.nn.Module, what: str, origin) -> None:

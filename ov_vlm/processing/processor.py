@@ -39,10 +39,11 @@ class Encoded:
 class OVVLMProcessor:
     """Tokenizer + visual spec for one model. ``processor(conversations)`` gives a model-ready batch."""
 
-    def __init__(self, tokenizer, spec: VisualSpec, max_length: int | None = None):
+    def __init__(self, tokenizer, spec: VisualSpec, max_length: int | None = None, codec_cache=None):
         self.tokenizer = prepare_tokenizer(tokenizer)
         self.spec = spec
         self.max_length = max_length
+        self.codec_cache = codec_cache  # a `CodecCache` for codec selections of video files (not saved)
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
         self.video_token_id = self.tokenizer.convert_tokens_to_ids(VIDEO_PAD)
 
@@ -82,7 +83,7 @@ class OVVLMProcessor:
         """Turn one image or video part into a `Visual`."""
         if part["type"] == "image":
             return image_visual(part["image"], self.spec)
-        return video_visual(part["video"], self.spec, part.get("mode"))
+        return video_visual(part["video"], self.spec, part.get("mode"), cache=self.codec_cache)
 
     def encode(
         self,

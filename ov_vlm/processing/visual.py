@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ov_vlm.codec import CodecError, CodecSelection, CodecSettings, select_patches
+from ov_vlm.codec import CodecCache, CodecError, CodecSelection, CodecSettings, select_patches
 from ov_vlm.codec.result import META_FILE
 
 from .errors import MediaError
@@ -218,8 +218,11 @@ def load_codec_source(source: Any) -> CodecSelection:
     raise MediaError(f"not a codec source: {type(source).__name__}")
 
 
-def video_visual(source: Any, spec: VisualSpec, mode: str | None = None) -> Visual:
-    """A video as codec mosaics, uniform frames or dense frames (``mode`` overrides ``spec.video_mode``)."""
+def video_visual(source: Any, spec: VisualSpec, mode: str | None = None, cache: CodecCache | None = None) -> Visual:
+    """A video as codec mosaics, uniform frames or dense frames (``mode`` overrides ``spec.video_mode``).
+
+    With a ``cache``, codec selections of video files are read from / written to it.
+    """
     mode = mode or spec.video_mode
     if mode not in VIDEO_MODES:
         raise MediaError(f"unknown video mode {mode!r}; use one of {VIDEO_MODES}")
@@ -229,7 +232,8 @@ def video_visual(source: Any, spec: VisualSpec, mode: str | None = None) -> Visu
     if mode == "codec" or isinstance(source, CodecSelection | dict) or is_codec_folder:
         if isinstance(source, str | Path) and not is_codec_folder:
             try:
-                source = select_patches(source, spec.codec_settings())
+                settings = spec.codec_settings()
+                source = cache.select(source, settings) if cache else select_patches(source, settings)
             except CodecError as error:
                 raise MediaError(str(error)) from None
         return codec_visual(load_codec_source(source), spec)

@@ -1,0 +1,63 @@
+"""``ov-vlm data-check``: validate a LLaVA JSON/JSONL training file before spending GPU hours on it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "data-check",
+        help="check every sample of a training file (media, tags, conversation, length)",
+        description="One line per bad sample (id and reason), a summary, a report file; exit 1 if any is bad.",
+    )
+    parser.add_argument("data", type=Path, help="LLaVA .json / .jsonl file")
+    parser.add_argument(
+        "--media-root", type=Path, help="folder relative media paths resolve against (default: the data file's)"
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", type=Path, help="model folder whose processor tokenizes (recommended)")
+    source.add_argument("--preset", help="or a preset (its tokenizer and visual settings)")
+    parser.add_argument("--max-length", type=int, help="override model_max_length")
+    parser.add_argument("--video-mode", choices=["codec", "frames", "dense"], help="override the video mode")
+    parser.add_argument("--codec-cache", type=Path, help="keep codec selections here (training can reuse them)")
+    parser.add_argument("--report", type=Path, help="report file (default: <data>.check.json)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ov_vlm.codec import CodecCache
+    from ov_vlm.data import DataError, check_records, load_records
+    from ov_vlm.processing import OVVLMProcessor
+
+    try:
+        records = load_records(args.data)
+        if args.model:
+            processor = OVVLMProcessor.from_pretrained(args.model)
+        else:
+            from ov_vlm.model.builder import build_config, make_tokenizer, visual_spec_for
+            from ov_vlm.model.presets import load_preset
+
+            preset = load_preset(args.preset)
+            tokenizer = make_tokenizer(preset.tokenizer)
+            config = build_config(preset, tokenizer)
+            processor = OVVLMProcessor(tokenizer, visual_spec_for(config, preset.visual_spec), preset.max_length)
+    except (DataError, FileNotFoundError, ValueError, OSError) as error:
+        print(f"ov-vlm data-check: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    if args.max_length:
+        processor.max_length = args.max_length
+    if args.video_mode:
+        processor.spec = processor.spec.replace(video_mode=args.video_mode)
+    if args.codec_cache:
+        processor.codec_cache = CodecCache(args.codec_cache)
+    report = check_records(records, processor, args.media_root or args.data.parent, progress=not args.quiet)
+    for problem in report.problems:
+        print(f"BAD {problem.id} (#{problem.index}): {problem.reason}")
+    report_path = args.report or args.data.with_suffix(args.data.suffix + ".check.json")
+    report.write(report_path)
+    print(f"{report.summary()}; report: {report_path}")
+    return 1 if report.bad else 0

@@ -1,0 +1,66 @@
+"""A disk cache of codec selections, keyed by the video's content and the settings that shape the output.
+
+Training (codec on the fly) and evaluation reuse selections across runs: the first run computes, later runs load.
+The key is a fingerprint of the file (size + SHA-1 of its first and last MiB; fast on large videos) plus a hash of
+``CodecSettings.output_key()``. Entries are written atomically (losslessly, as PNG), so concurrent workers or ranks
+computing the same video are harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from .pipeline import select_patches
+from .result import CodecSelection, is_complete
+from .settings import CodecSettings
+
+CACHE_VERSION = 1
+_CHUNK = 1 << 20
+
+
+def fingerprint(path: str | Path) -> str:
+    """A content fingerprint: size + SHA-1 of the first and last MiB."""
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.sha1(str(size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(_CHUNK))
+        if size > _CHUNK:
+            handle.seek(max(_CHUNK, size - _CHUNK))
+            digest.update(handle.read(_CHUNK))
+    return digest.hexdigest()[:20]
+
+
+def settings_key(settings: CodecSettings) -> str:
+    return hashlib.sha1(json.dumps(settings.output_key(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+class CodecCache:
+    """``cache.select(video, settings)``: a cached `CodecSelection`, computed on a miss."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+
+    def folder(self, video: str | Path, settings: CodecSettings) -> Path:
+        return self.root / f"v{CACHE_VERSION}-{fingerprint(video)}-{settings_key(settings)}"
+
+    def select(self, video: str | Path, settings: CodecSettings) -> CodecSelection:
+        """Raises `CodecError` like `select_patches` (failures are not cached)."""
+        folder = self.folder(video, settings)
+        if is_complete(folder):
+            self.hits += 1
+            return CodecSelection.load(folder)
+        self.misses += 1
+        selection = select_patches(video, settings)
+        try:
+            selection.save(folder, image_format="png")
+        except OSError:  # another worker finished the same entry first
+            if not is_complete(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+        return selection

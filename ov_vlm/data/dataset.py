@@ -1,0 +1,106 @@
+"""The supervised dataset: LLaVA samples -> tokenized conversations with visuals, with a bad-sample policy.
+
+``on_bad_sample="error"`` stops training at the first unusable sample, naming it. ``"skip"`` replaces it by the next
+good sample (so batches keep their size), logs ``{"id", "index", "reason"}`` to ``skipped_samples.jsonl`` and counts
+it for the run summary. Nothing is dropped silently, and a sample whose labels supervise nothing (for instance a
+truncated or malformed conversation) is a bad sample, never a zero-loss step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from ov_vlm.processing import IGNORE_INDEX, ConversationError, Encoded, MediaError, OVVLMProcessor
+
+from .records import DataError, estimate_length, modality, sample_id
+
+POLICIES = ("error", "skip")
+
+
+class SupervisedDataset(Dataset):
+    def __init__(
+        self,
+        records: list[dict[str, Any]],
+        processor: OVVLMProcessor,
+        media_root: str | Path | None = None,
+        on_bad_sample: str = "error",
+        skip_log: str | Path | None = None,
+    ):
+        if on_bad_sample not in POLICIES:
+            raise ValueError(f"on_bad_sample must be one of {POLICIES}, got {on_bad_sample!r}")
+        if not records:
+            raise DataError("the dataset is empty")
+        self.records = records
+        self.processor = processor
+        self.media_root = Path(media_root) if media_root is not None else None
+        self.on_bad_sample = on_bad_sample
+        self.skip_log = Path(skip_log) if skip_log is not None else None
+        self.skipped: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def encode(self, index: int) -> Encoded:
+        """Tokenize sample ``index``; raises `DataError` naming it when unusable."""
+        record = self.records[index]
+        try:
+            encoded = self.processor.encode_llava(record, self.media_root)
+        except (ConversationError, MediaError, DataError) as error:
+            raise DataError(f"sample {sample_id(record, index)}: {' '.join(str(error).split())}") from None
+        if all(label == IGNORE_INDEX for label in encoded.labels):
+            raise DataError(f"sample {sample_id(record, index)}: no supervised tokens (no assistant answer)")
+        return encoded
+
+    def __getitem__(self, index: int) -> Encoded:
+        if self.on_bad_sample == "error":
+            return self.encode(index)
+        for offset in range(len(self.records)):
+            candidate = (index + offset) % len(self.records)
+            try:
+                return self.encode(candidate)
+            except DataError as error:
+                self._record_skip(candidate, str(error))
+        raise DataError("every sample of the dataset is unusable; see the skipped-samples log")
+
+    def _record_skip(self, index: int, reason: str) -> None:
+        if index in self.skipped:
+            return
+        self.skipped[index] = reason
+        if self.skip_log is not None:
+            self.skip_log.parent.mkdir(parents=True, exist_ok=True)
+            entry = {"id": sample_id(self.records[index], index), "index": index, "reason": reason, "pid": os.getpid()}
+            with self.skip_log.open("a") as handle:
+                handle.write(json.dumps(entry) + "\n")
+
+    def modalities(self) -> list[str]:
+        return [modality(record) for record in self.records]
+
+    def lengths(self) -> list[int]:
+        spec = self.processor.spec
+        side = spec.frame_side() // spec.patch_size
+        image_tokens = max(w * h for w, h in spec.pinpoints()) // spec.patch_size**2 // spec.token_merge**2
+        video_tokens = spec.num_frames * side * side // spec.token_merge**2
+        if spec.video_mode == "codec":
+            settings = spec.codec_settings()
+            video_tokens = (settings.fixed_budget() or settings.total_cells // 8) // spec.token_merge**2
+        return [estimate_length(record, image_tokens, video_tokens) for record in self.records]
+
+
+def read_skip_log(path: str | Path) -> list[dict[str, Any]]:
+    """Entries of a skipped-samples log, one per distinct sample."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    seen: dict[int, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        seen.setdefault(entry["index"], entry)
+    return [seen[k] for k in sorted(seen)]

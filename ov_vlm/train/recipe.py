@@ -1,0 +1,204 @@
+"""Training recipes: typed YAML files (unknown keys raise) plus ``key=value`` overrides from the command line.
+
+Paths in a recipe file: ``deepspeed`` is relative to the recipe's folder (the configs live in
+``recipes/deepspeed/``); ``output_dir``, ``model.init_from``, ``data.train``, ``data.media_root`` are relative to
+the working directory. Overrides use dotted keys (``train.learning_rate=2e-5``); ``output_dir=`` and ``init_from=``
+are accepted as shortcuts. Values are parsed as YAML (numbers, booleans, lists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+STAGES = ("align", "sft", "lora")
+PARTS = ("vision_tower", "projector", "language_model")
+SHORTCUTS = {"output_dir": "output_dir", "init_from": "model.init_from", "deepspeed": "deepspeed"}
+
+
+class RecipeError(ValueError):
+    """A recipe or an override is invalid (names the key)."""
+
+
+@dataclass
+class ModelSection:
+    preset: str | None = None  # build a random-init model from this preset (tiny runs) ...
+    init_from: str | None = None  # ... or start from this model folder (build-model output, previous stage)
+    projector: str | None = None  # override the preset's projector (random init only)
+    attn_implementation: str = "sdpa"
+
+
+@dataclass
+class GenerateSection:
+    kind: str = "shapes"
+    samples: int = 64
+    task: str = "qa"
+    video_share: float = 0.25
+    seed: int = 0
+
+
+@dataclass
+class DataSection:
+    train: str | None = None  # LLaVA .json / .jsonl
+    media_root: str | None = None  # default: the data file's folder
+    generate: GenerateSection | None = None  # write synthetic data to `train` first if it does not exist
+    video_mode: str | None = None  # codec | frames | dense (default: the model's)
+    visual_spec: dict[str, Any] = field(default_factory=dict)  # other processor settings (e.g. image_pinpoints)
+    codec_cache: str | None = None  # default: <output_dir>/codec_cache
+    on_bad_sample: str = "error"  # error | skip
+    max_length: int | None = None  # default: the model's model_max_length
+    group_by_modality_length: bool = False
+    num_workers: int = 0
+
+
+@dataclass
+class TrainSection:
+    trainable: list[str] = field(default_factory=lambda: ["projector"])
+    learning_rate: float = 1e-3
+    vision_tower_lr: float | None = None
+    projector_lr: float | None = None
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    epochs: float = 1.0
+    max_steps: int = -1
+    per_device_batch_size: int = 1
+    gradient_accumulation_steps: int = 1
+    gradient_checkpointing: bool = False
+    bf16: bool | str = "auto"  # auto: on CUDA with bf16 support
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    save_steps: int = 500
+    save_total_limit: int | None = 2
+    logging_steps: int = 1
+    report_to: list[str] = field(default_factory=list)  # tensorboard, wandb
+
+
+@dataclass
+class LoraSection:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    train_projector: bool = True
+
+
+@dataclass
+class Recipe:
+    stage: str = "sft"
+    description: str = ""
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    lora: LoraSection | None = None
+    deepspeed: str | None = None
+    output_dir: str = "runs/run"
+    resume_from_checkpoint: str | None = None  # a checkpoint folder, or "auto" (the latest in output_dir)
+
+    def validate(self) -> None:
+        if self.stage not in STAGES:
+            raise RecipeError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if (self.model.preset is None) == (self.model.init_from is None):
+            raise RecipeError("set exactly one of model.preset (random init) and model.init_from (a model folder)")
+        unknown = sorted(set(self.train.trainable) - set(PARTS))
+        if unknown:
+            raise RecipeError(f"train.trainable: unknown part(s) {unknown}; parts: {', '.join(PARTS)}")
+        if self.stage == "align" and self.train.trainable != ["projector"]:
+            raise RecipeError("stage align trains the projector only (train.trainable: [projector])")
+        if self.stage == "lora" and self.lora is None:
+            self.lora = LoraSection()
+        if self.data.on_bad_sample not in ("error", "skip"):
+            raise RecipeError(f"data.on_bad_sample must be error or skip, got {self.data.on_bad_sample!r}")
+        if self.data.train is None:
+            raise RecipeError("data.train is required (a LLaVA .json/.jsonl file)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, values: Any, where: str):
+    if not dataclasses.is_dataclass(cls):
+        return values
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        raise RecipeError(f"{where or 'recipe'}: expected a mapping, got {type(values).__name__}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise RecipeError(f"unknown recipe key(s) {[prefix + k for k in unknown]}; known: {', '.join(sorted(known))}")
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        key = f"{where}.{name}" if where else name
+        nested = next((c for c in _options(kind) if dataclasses.is_dataclass(c)), None)
+        kwargs[name] = _build(nested, value, key) if nested else _coerce(value, kind, key)
+    return cls(**kwargs)
+
+
+def _options(kind: Any) -> tuple:
+    """The alternatives of an annotation (``int | None`` -> (int, NoneType); ``list[str]`` -> (list[str],))."""
+    return get_args(kind) if get_origin(kind) in (Union, types.UnionType) else (kind,)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Check a value against its annotation; YAML 1.1 reads ``1e-5`` as a string, so numbers are converted."""
+    options = _options(kind)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise RecipeError(f"{key}: a value is required")
+    if isinstance(value, str) and str not in options:
+        for number in (int, float):
+            if number in options:
+                try:
+                    return number(value)
+                except ValueError:
+                    continue
+    if float in options and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    accepted = tuple(get_origin(o) or o for o in options if isinstance(get_origin(o) or o, type))
+    if isinstance(value, accepted) and not (isinstance(value, bool) and bool not in accepted):
+        return value
+    raise RecipeError(f"{key}: expected {kind}, got {value!r}")
+
+
+def _set(values: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = values
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any]]:
+    """The typed recipe and its resolved dict (after overrides, with ``deepspeed`` made absolute)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise RecipeError(f"{path}: a recipe must be a YAML mapping")
+    if values.get("deepspeed"):
+        values["deepspeed"] = str((path.parent / values["deepspeed"]).resolve())
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise RecipeError(f"override {item!r} must look like key=value")
+        _set(values, SHORTCUTS.get(key, key), yaml.safe_load(raw) if raw else None)
+    recipe = _build(Recipe, values, "")
+    recipe.validate()
+    return recipe, recipe.to_dict()
