@@ -48,12 +48,12 @@ demo: setup
 	$(BIN)/ov-vlm demo
 
 lint: setup
-	$(BIN)/ruff check ov_vlm tests benchmarks docs
-	$(BIN)/ruff format --check ov_vlm tests benchmarks docs
+	$(BIN)/ruff check ov_vlm tests benchmarks docs eval
+	$(BIN)/ruff format --check ov_vlm tests benchmarks docs eval
 
 format: setup
-	$(BIN)/ruff check --fix ov_vlm tests benchmarks docs
-	$(BIN)/ruff format ov_vlm tests benchmarks docs
+	$(BIN)/ruff check --fix ov_vlm tests benchmarks docs eval
+	$(BIN)/ruff format ov_vlm tests benchmarks docs eval
 
 env: setup
 	$(BIN)/ov-vlm env

@@ -53,9 +53,9 @@ def test_flash_attention_reason_is_explained():
     assert states["flash_attention_2"].startswith("no: ")
 
 
-def test_demo_placeholder_runs(capsys):
-    assert main(["demo"]) == 0
-    assert "demo not built yet" in capsys.readouterr().out
+def test_demo_rejects_unknown_modes(capsys):
+    assert main(["demo", "--modes", "codec,bogus"]) == 2
+    assert "unknown video mode(s) ['bogus']" in capsys.readouterr().err
 
 
 def test_no_command_prints_help(capsys):

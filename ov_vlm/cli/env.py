@@ -9,22 +9,9 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-PACKAGES = (
-    "ov-vlm",
-    "torch",
-    "transformers",
-    "accelerate",
-    "deepspeed",
-    "peft",
-    "datasets",
-    "tokenizers",
-    "safetensors",
-    "huggingface-hub",
-    "av",
-    "lmms-eval",
-    "numpy",
-    "pillow",
-)
+from ov_vlm.utils.versions import PACKAGES as RUN_PACKAGES
+
+PACKAGES = (*RUN_PACKAGES, "safetensors", "huggingface-hub", "numpy", "pillow")
 REQUIRED = ("torch", "transformers", "safetensors", "av", "numpy", "pillow")
 
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "data-check": "ov_vlm.cli.data_check",
     "train": "ov_vlm.cli.train",
     "export": "ov_vlm.cli.export",
+    "eval": "ov_vlm.cli.eval",
     "demo": "ov_vlm.cli.demo",
 }
 
@@ -38,9 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose first subcommand is optional: ``ov-vlm eval --model ...`` means ``ov-vlm eval run --model ...``.
+DEFAULT_SUBCOMMANDS = {"eval": ("run", ("run", "compare", "prefetch", "tasks", "-h", "--help"))}
+
+
+def with_default_subcommand(argv: list[str]) -> list[str]:
+    if len(argv) >= 2 and argv[0] in DEFAULT_SUBCOMMANDS:
+        default, known = DEFAULT_SUBCOMMANDS[argv[0]]
+        if argv[1] not in known:
+            return [argv[0], default, *argv[1:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(with_default_subcommand(list(sys.argv[1:] if argv is None else argv)))
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2

@@ -6,7 +6,7 @@ selection.positions, selection.mosaics, selection.meta
 selection.save("out/clip")                         # mosaic_*.jpg, positions_thw.npy, frame_ids.npy, meta.json
 """
 
-from .cache import CodecCache, fingerprint
+from .cache import CodecCache, default_root, fingerprint
 from .errors import CodecError
 from .pipeline import sample_frame_ids, select_patches
 from .result import CodecSelection, is_complete
@@ -19,6 +19,7 @@ __all__ = [
     "CodecError",
     "CodecSelection",
     "CodecSettings",
+    "default_root",
     "fingerprint",
     "is_complete",
     "is_video_file",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from .settings import CodecSettings
 
 CACHE_VERSION = 1
 _CHUNK = 1 << 20
+
+
+def default_root() -> Path:
+    """``$OV_VLM_CACHE/codec``, else ``$XDG_CACHE_HOME/ov-vlm/codec``, else ``~/.cache/ov-vlm/codec``."""
+    if os.environ.get("OV_VLM_CACHE"):
+        return Path(os.environ["OV_VLM_CACHE"]).expanduser() / "codec"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "ov-vlm" / "codec"
 
 
 def fingerprint(path: str | Path) -> str:

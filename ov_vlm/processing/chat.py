@@ -126,7 +126,8 @@ def from_llava(sample: dict[str, Any], media_root: str | Path | None = None) -> 
     ``image`` (a path or a list) fills the ``<image>`` tags in order; ``video`` fills ``<video>``. The codec format
     (``image`` = the mosaics of one video + ``positions_thw``) becomes one video part, whatever number of
     ``<image>`` tags (one per mosaic) the text holds. Media without a tag go before the first human text, as LLaVA
-    does. Relative paths are resolved against ``media_root``.
+    does. Relative paths are resolved against ``media_root``. An optional ``video_mode`` key (ov-vlm extension) sets
+    the video's mode for this sample (e.g. training on codec and frames input alike).
     """
     root = Path(media_root) if media_root is not None else None
     sample_id = sample.get("id", "?")
@@ -144,6 +145,8 @@ def from_llava(sample: dict[str, Any], media_root: str | Path | None = None) -> 
         images = []
     elif video is not None:
         pending = [{"type": "video", "video": video}]
+        if sample.get("video_mode") is not None:  # ov-vlm extension: this sample's video mode (codec/frames/dense)
+            pending[0]["mode"] = sample["video_mode"]
     image_queue = [{"type": "image", "image": path} for path in images]
     role_of = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
     messages, placed_codec = [], False

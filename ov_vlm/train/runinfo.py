@@ -5,38 +5,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PACKAGES = ("ov-vlm", "torch", "transformers", "accelerate", "deepspeed", "peft", "datasets", "av", "tokenizers")
-
-
-def git_revision(start: Path) -> str | None:
-    """The git commit of the source tree (``-dirty`` when it has uncommitted changes), if it is a checkout."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=start, capture_output=True, text=True, timeout=10)
-        if head.returncode:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=start, capture_output=True, text=True, timeout=10)
-        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def package_versions() -> dict[str, str | None]:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
+from ov_vlm.utils.versions import git_revision, package_versions
 
 
 def write_run_info(output_dir: Path, recipe: dict[str, Any], world_size: int, extra: dict[str, Any] | None = None):

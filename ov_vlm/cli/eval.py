@@ -1,0 +1,192 @@
+"""``ov-vlm eval``: run a benchmark suite through stock lmms-eval and report it beside the published numbers.
+
+ov-vlm eval --model DIR --suite paper16 [--tasks mvbench,ai2d] [--limit N] [--output DIR]   (= ov-vlm eval run)
+ov-vlm eval compare RESULT... [--output DIR]     several runs (e.g. the three encoders) in one table + chart
+ov-vlm eval prefetch --suite paper16 [--tasks …]  download datasets ahead of time; says what needs a token/key
+ov-vlm eval tasks [--suite paper16]               list a suite's tasks and how each score is read
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SUBCOMMANDS = ("run", "compare", "prefetch", "tasks")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate with lmms-eval: run a suite, compare runs, prefetch datasets",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="eval_command", metavar="{run,compare,prefetch,tasks}")
+
+    run = commands.add_parser("run", help="run a suite on a model folder (the default)")
+    run.add_argument("--model", required=True, type=Path, help="model folder")
+    run.add_argument("--suite", default="paper16", help="suite name (eval/suites/NAME.yaml) or a suite YAML")
+    run.add_argument("--tasks", help="comma-separated suite ids or lmms-eval task names (default: all)")
+    run.add_argument("--limit", type=int, help="samples per task (smoke runs; not comparable to published numbers)")
+    run.add_argument("--output", type=Path, help="run folder (default: runs/eval/<model>-<suite>-<video mode>)")
+    run.add_argument("--video-mode", choices=("codec", "frames", "dense"), help="default: the model's")
+    run.add_argument("--frames", type=int, help="frames in frames mode")
+    run.add_argument("--budget", help="codec budget: K (10368), a ratio (0.125) or auto")
+    run.add_argument("--batch-size", type=int, default=1)
+    run.add_argument("--device", default="auto")
+    run.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
+    run.add_argument("--attn", default="sdpa", choices=("sdpa", "eager", "flash_attention_2"))
+    run.add_argument("--max-new-tokens", type=int, help="used when a task sets none (default 1024)")
+    run.add_argument("--cache-dir", type=Path, help="codec selection cache (default ~/.cache/ov-vlm/codec)")
+    run.add_argument("--nproc", type=int, default=1, help="processes (GPUs) through accelerate launch")
+    run.add_argument("--reference", help="published column to compute deltas against (default: by encoder/mode)")
+    run.add_argument("--quiet", action="store_true", help="do not echo lmms-eval's output (it is still logged)")
+    run.set_defaults(run=run_command)
+
+    compare = commands.add_parser("compare", help="compare result files in one table and chart")
+    compare.add_argument("results", nargs="+", type=Path, help="result.json files or run folders")
+    compare.add_argument("--output", type=Path, default=Path("."), help="folder for compare.md and compare.png")
+    compare.set_defaults(run=compare_command)
+
+    prefetch = commands.add_parser("prefetch", help="download a suite's datasets ahead of time")
+    prefetch.add_argument("--suite", default="paper16")
+    prefetch.add_argument("--tasks", help="comma-separated suite ids (default: all)")
+    prefetch.add_argument("--check", action="store_true", help="only list what is cached and what each task needs")
+    prefetch.set_defaults(run=prefetch_command)
+
+    tasks = commands.add_parser("tasks", help="list a suite's tasks and how to read each score")
+    tasks.add_argument("--suite", default="paper16")
+    tasks.set_defaults(run=tasks_command)
+    parser.set_defaults(run=lambda args: parser.print_help() or 2)
+
+
+def _fail(message: str) -> int:
+    print(f"ov-vlm eval: {message}", file=sys.stderr)
+    return 2
+
+
+def _suite(args):
+    from ov_vlm.evaluation.suite import load_suite
+
+    suite = load_suite(args.suite)
+    return suite.select([t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from ov_vlm.evaluation.runner import EvalError, EvalRequest, run_eval
+    from ov_vlm.evaluation.suite import SuiteError
+
+    try:
+        suite = _suite(args)
+        mode = args.video_mode or "model"
+        output = args.output or Path("runs") / "eval" / f"{args.model.resolve().name}-{suite.name}-{mode}"
+        request = EvalRequest(
+            model=args.model,
+            suite=suite,
+            output=output,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            video_mode=args.video_mode,
+            frames=args.frames,
+            budget=args.budget,
+            device=args.device,
+            dtype=args.dtype,
+            attn_implementation=args.attn,
+            max_new_tokens=args.max_new_tokens,
+            cache_dir=args.cache_dir,
+            nproc=args.nproc,
+            reference=args.reference,
+            quiet=args.quiet,
+        )
+        result = run_eval(request)
+    except (EvalError, SuiteError, ValueError) as error:
+        return _fail(str(error))
+    out = request.output.resolve()
+    print(
+        f"\nov-vlm eval: {len(result['scores'])} scored, {len(result['missing'])} missing, "
+        f"{len(result['failures'])} failed samples ({result['elapsed_s']} s)"
+    )
+    for score in result["scores"].values():
+        print(f"  {score['benchmark']:<28} {score['value']:8.2f}")
+    print(f"report: {out / 'report.md'}\nresult: {out / 'result.json'}")
+    return 1 if result["missing"] or result["failures"] else 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from ov_vlm.evaluation.chart import axis_label, bar_chart, weighted
+    from ov_vlm.evaluation.report import compare_report
+    from ov_vlm.evaluation.results import load_result, run_label
+    from ov_vlm.evaluation.suite import SuiteError
+
+    try:
+        results = [load_result(path) for path in args.results]
+    except SuiteError as error:
+        return _fail(str(error))
+    args.output.mkdir(parents=True, exist_ok=True)
+    report = compare_report(results)
+    (args.output / "compare.md").write_text(report)
+    task_ids: list[str] = []
+    for result in results:
+        task_ids += [t for t in result["scores"] if t not in task_ids]
+    names = [next(r["scores"][t]["benchmark"] for r in results if t in r["scores"]) for t in task_ids]
+    series = {run_label(r): [weighted(r["scores"].get(t)) for t in task_ids] for r in results}
+    every = [s for r in results for s in r["scores"].values()]
+    bar_chart(args.output / "compare.png", names, series, "encoder comparison", axis_label(every))
+    print(report)
+    print(f"wrote {args.output / 'compare.md'} and {args.output / 'compare.png'}")
+    return 0
+
+
+def prefetch_command(args: argparse.Namespace) -> int:
+    from ov_vlm.evaluation import hub
+    from ov_vlm.evaluation.prefetch import prefetch_task, requirements
+    from ov_vlm.evaluation.suite import SuiteError
+
+    try:
+        suite = _suite(args)
+    except SuiteError as error:
+        return _fail(str(error))
+    remote = [t for t in suite.tasks if not t.is_local]
+    token = hub.have_token()
+    print(f"{'task':<16} {'dataset':<34} {'cached':<7} needs")
+    for task in suite.tasks:
+        cached = "local" if task.is_local else ("yes" if hub.dataset_cached(task.dataset) else "no")
+        print(f"{task.id:<16} {task.dataset or '(local)':<34} {cached:<7} {requirements(task, token)}")
+    if args.check or not remote:
+        return 0
+    online, why = hub.reachable()
+    if not online:
+        missing = [t.id for t in remote if not hub.dataset_cached(t.dataset)]
+        print(f"ov-vlm eval prefetch: cannot download: {why}.", file=sys.stderr)
+        if missing:
+            print(f"missing from the cache: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        print("everything is cached already.", file=sys.stderr)
+        return 0
+    from tqdm.auto import tqdm
+
+    failed = []
+    for task in tqdm(remote, desc="prefetch", unit="task"):
+        status = prefetch_task(task, suite)
+        tqdm.write(f"{'ok  ' if status.ok else 'FAIL'} {task.id}: {status.message}")
+        if not status.ok:
+            failed.append(task.id)
+    print(
+        f"prefetch: {len(remote) - len(failed)} of {len(remote)} ready"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+def tasks_command(args: argparse.Namespace) -> int:
+    from ov_vlm.evaluation.suite import SuiteError, load_suite
+
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as error:
+        return _fail(str(error))
+    print(f"{suite.name}: {suite.description}")
+    for task in suite.tasks:
+        print(f"  {task.id:<16} {task.kind:<6} --tasks {task.task:<24} {task.result_key:<30} {task.read}")
+    return 0

@@ -1,0 +1,306 @@
+"""Motion world: a small synthetic video-QA world with real H.264 videos, for the demo and tests.
+
+Coloured shapes move over textured backgrounds with static distractor shapes; some clips pan the camera, some have a
+scrolling "water" band (motion that is not an object). Questions need the motion: which shape moves, its colour, its
+direction, whether it stops, which of two shapes starts moving first; a few image questions ask about still shapes.
+Everything is drawn from a seeded generator (deterministic) and written in the reference LLaVA JSONL format
+(``video``/``image`` + ``conversations``), with the ground truth kept in each record's ``truth``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw
+
+COLORS = {"red": (225, 35, 35), "green": (35, 190, 60), "blue": (40, 90, 235), "yellow": (240, 215, 30)}
+SHAPES = ("square", "circle", "triangle")
+DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+QUESTION_TYPES = ("colour", "shape", "direction", "stops", "first", "image_colour", "image_shape")
+SPLITS = {"train": 0, "val": 1, "test": 2}
+
+
+@dataclass
+class Mover:
+    shape: str
+    color: str
+    x: float
+    y: float
+    direction: str
+    start: int  # frame it starts moving
+    stop: int  # frame it stops (== frames: never)
+    speed: float
+
+    def position(self, t: int) -> tuple[float, float]:
+        moving = max(0, min(t, self.stop) - self.start)
+        dx, dy = DIRECTIONS[self.direction]
+        return self.x + dx * self.speed * moving, self.y + dy * self.speed * moving
+
+
+@dataclass
+class Scene:
+    """One clip's ground truth: what is drawn where, frame by frame."""
+
+    size: int
+    frames: int
+    texture_seed: int
+    pan: float  # camera pan, px per frame (moves background and distractors)
+    water: bool  # a scrolling texture band at the bottom
+    side: int
+    movers: list[Mover] = field(default_factory=list)
+    distractors: list[tuple[str, str, int, int]] = field(default_factory=list)  # (shape, colour, x, y)
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """Sizes of the world; the defaults are the demo's (about a minute to generate on one core)."""
+
+    size: int = 64
+    frames: int = 48
+    fps: int = 12
+    videos: dict = field(default_factory=lambda: {"train": 240, "val": 24, "test": 96})
+    images: dict = field(default_factory=lambda: {"train": 48, "val": 6, "test": 16})
+    two_mover_share: float = 0.25
+    pan_share: float = 0.3
+    water_share: float = 0.3
+
+
+def _texture(seed: int, height: int, width: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(70, 150, (height // 8 + 2, width // 8 + 2, 1)).repeat(8, 0).repeat(8, 1)
+    grain = rng.integers(-10, 10, (base.shape[0], base.shape[1], 1))
+    tint = rng.integers(-12, 12, (1, 1, 3))
+    return np.clip(base + grain + tint, 0, 255).astype(np.uint8)
+
+
+def _draw(draw: ImageDraw.ImageDraw, shape: str, color: str, x: float, y: float, side: int) -> None:
+    box = (round(x), round(y), round(x) + side, round(y) + side)
+    fill = COLORS[color]
+    if shape == "square":
+        draw.rectangle(box, fill=fill)
+    elif shape == "circle":
+        draw.ellipse(box, fill=fill)
+    else:
+        draw.polygon([(box[0] + side / 2, box[1]), (box[0], box[3]), (box[2], box[3])], fill=fill)
+
+
+def render(scene: Scene, t: int) -> np.ndarray:
+    """Frame ``t`` of a scene (RGB uint8)."""
+    size, margin = scene.size, scene.size // 2
+    texture = _texture(scene.texture_seed, size + 2 * margin, size + 2 * margin)
+    offset = round(scene.pan * t)
+    frame = texture[margin : margin + size, margin + offset : margin + offset + size].copy()
+    if scene.water:
+        band = _texture(scene.texture_seed + 1, size + 2 * margin, size + 2 * margin)
+        shift, height = (2 * t) % margin, size // 6
+        frame[size - height :] = (band[:height, shift : shift + size] * np.array([0.5, 0.7, 1.0])).astype(np.uint8)
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    for shape, color, x, y in scene.distractors:
+        _draw(draw, shape, color, x - offset, y, scene.side)
+    for mover in scene.movers:
+        x, y = mover.position(t)
+        _draw(draw, mover.shape, mover.color, x - offset, y, scene.side)
+    return np.asarray(image)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"preset": "veryfast", "bf": "0", "g": "16", "threads": "1"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _free_spot(rng, size: int, side: int, taken: list[tuple[float, float]], lo: int = 0) -> tuple[int, int]:
+    for _ in range(50):
+        x, y = (int(v) for v in rng.integers(lo, size - side - lo, 2))
+        if all(abs(x - a) > side + 2 or abs(y - b) > side + 2 for a, b in taken):
+            return x, y
+    return x, y
+
+
+def _mover(rng, spec: WorldSpec, side: int, shape: str, color: str, start: int, stops: bool) -> Mover:
+    direction = list(DIRECTIONS)[rng.integers(len(DIRECTIONS))]
+    stop = int(rng.integers(spec.frames // 2, spec.frames * 2 // 3)) if stops else spec.frames
+    travel = spec.size - side - 4
+    speed = min(1.6, travel / max(1, stop - start))
+    dx, dy = DIRECTIONS[direction]
+    along = 2 if dx + dy > 0 else spec.size - side - 2  # start on the side it moves away from
+    across = int(rng.integers(4, spec.size - side - 4))
+    x, y = (along, across) if dx else (across, along)
+    return Mover(shape, color, float(x), float(y), direction, start, stop, float(speed))
+
+
+def make_scene(rng: np.random.Generator, spec: WorldSpec, two_movers: bool) -> Scene:
+    side = spec.size // 5
+    colors = list(rng.permutation(list(COLORS)))
+    shapes = [SHAPES[i] for i in rng.integers(len(SHAPES), size=4)]
+    scene = Scene(
+        size=spec.size,
+        frames=spec.frames,
+        texture_seed=int(rng.integers(1 << 30)),
+        pan=float(rng.choice([-0.5, 0.5])) if rng.random() < spec.pan_share else 0.0,
+        water=bool(rng.random() < spec.water_share),
+        side=side,
+    )
+    if two_movers:
+        first = int(rng.integers(0, spec.frames // 6))
+        second = int(rng.integers(spec.frames // 3, spec.frames // 2))
+        starts = [first, second] if rng.random() < 0.5 else [second, first]
+        scene.movers = [_mover(rng, spec, side, shapes[i], colors[i], starts[i], False) for i in range(2)]
+    else:
+        stops = bool(rng.random() < 0.5)
+        scene.movers = [_mover(rng, spec, side, shapes[0], colors[0], int(rng.integers(0, 4)), stops)]
+    taken = [m.position(t) for m in scene.movers for t in range(0, spec.frames, 4)]
+    for k in range(len(scene.movers), len(scene.movers) + int(rng.integers(1, 3))):
+        x, y = _free_spot(rng, spec.size, side, taken)
+        taken.append((x, y))
+        scene.distractors.append((shapes[k % 4], colors[k % 4], x + round(scene.pan * spec.frames / 2), y))
+    return scene
+
+
+def video_questions(scene: Scene) -> list[tuple[str, str, str]]:
+    """(type, question, answer) pairs the scene answers."""
+    if len(scene.movers) == 2:
+        a, b = scene.movers
+        first = a if a.start < b.start else b
+        q = f"Which starts moving first, the {a.color} {a.shape} or the {b.color} {b.shape}? Answer with its colour."
+        return [("first", q, first.color)]
+    mover = scene.movers[0]
+    return [
+        ("colour", "What colour is the moving shape?", mover.color),
+        ("shape", "Which shape is moving?", mover.shape),
+        ("direction", "Which way does the moving shape go?", mover.direction),
+        ("stops", "Does the moving shape stop before the end?", "yes" if mover.stop < scene.frames else "no"),
+    ]
+
+
+def caption(scene: Scene) -> str:
+    parts = []
+    for mover in scene.movers:
+        stop = " and stops" if mover.stop < scene.frames else ""
+        parts.append(f"a {mover.color} {mover.shape} moves {mover.direction}{stop}")
+    text = ", then ".join(sorted(parts, key=lambda p: 0)) if len(parts) > 1 else parts[0]
+    return text[0].upper() + text[1:] + "."
+
+
+def _record(sample_id: str, media_key: str, path: str, question: str, answer: str, qtype: str, truth: dict) -> dict:
+    tag = "<video>" if media_key == "video" else "<image>"
+    return {
+        "id": sample_id,
+        media_key: path,
+        "conversations": [{"from": "human", "value": f"{tag}\n{question}"}, {"from": "gpt", "value": answer}],
+        "question_type": qtype,
+        "truth": truth,
+    }
+
+
+def generate_world(
+    out_dir: str | Path,
+    spec: WorldSpec | None = None,
+    seed: int = 0,
+    progress=None,
+    train_modes: tuple[str, ...] = (),
+) -> dict[str, Path]:
+    """Write ``media/`` and, per split, ``<split>.jsonl`` (QA) plus ``<split>_captions.jsonl`` (alignment).
+
+    ``train_modes`` (e.g. ``("codec", "frames")``) gives the training videos a ``video_mode`` in turn, so one model
+    learns both inputs. Returns the JSONL paths by name. ``progress(n)`` is called after each clip or image.
+    """
+    spec = spec or WorldSpec()
+    out = Path(out_dir)
+    media = out / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for split, index in SPLITS.items():
+        rng = np.random.default_rng([seed, index])
+        qa, captions = [], []
+        for n in range(spec.videos[split]):
+            scene = make_scene(rng, spec, two_movers=bool(rng.random() < spec.two_mover_share))
+            name = f"{split}-v{n:04d}.mp4"
+            write_video(media / name, [render(scene, t) for t in range(spec.frames)], spec.fps)
+            truth = asdict(scene)
+            questions = video_questions(scene)
+            if split != "train":  # held-out splits: one question per clip, types balanced by rotation
+                questions = [questions[n % len(questions)]]
+            for k, (qtype, question, answer) in enumerate(questions):
+                qa.append(_record(f"{split}-v{n:04d}-q{k}", "video", f"media/{name}", question, answer, qtype, truth))
+            captions.append(
+                _record(
+                    f"{split}-v{n:04d}-cap",
+                    "video",
+                    f"media/{name}",
+                    "Describe the video.",
+                    caption(scene),
+                    "caption",
+                    truth,
+                )
+            )
+            if progress:
+                progress(1)
+        for n in range(spec.images[split]):
+            side = spec.size // 3
+            color, shape = list(COLORS)[rng.integers(len(COLORS))], SHAPES[rng.integers(len(SHAPES))]
+            scene = Scene(spec.size, 1, int(rng.integers(1 << 30)), 0.0, False, side)
+            x, y = (int(v) for v in rng.integers(2, spec.size - side - 2, 2))
+            scene.distractors = [(shape, color, x, y)]
+            name = f"{split}-i{n:04d}.png"
+            Image.fromarray(render(scene, 0)).save(media / name)
+            if n % 2:
+                qtype, question, answer = "image_colour", f"What colour is the {shape}?", color
+            else:
+                qtype, question, answer = "image_shape", f"What shape is the {color} object?", shape
+            truth = {"shape": shape, "color": color, "x": x, "y": y, "side": side}
+            qa.append(_record(f"{split}-i{n:04d}-q0", "image", f"media/{name}", question, answer, qtype, truth))
+            captions.append(
+                _record(
+                    f"{split}-i{n:04d}-cap",
+                    "image",
+                    f"media/{name}",
+                    "Describe the image.",
+                    f"A {color} {shape}.",
+                    "caption",
+                    truth,
+                )
+            )
+            if progress:
+                progress(1)
+        for name, records in ((split, qa), (f"{split}_captions", captions)):
+            if split == "train" and train_modes:
+                videos = [r for r in records if "video" in r]
+                for n, record in enumerate(videos):
+                    record["video_mode"] = train_modes[n % len(train_modes)]
+            path = out / f"{name}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+            written[name] = path
+    return written
+
+
+def majority_baselines(train: list[dict], test: list[dict]) -> dict[str, float]:
+    """Accuracy on ``test`` of answering the most common training answer: overall, and per question type (a blind
+    model that knows the question type but never looks)."""
+
+    def most_common(records: list[dict]) -> str | None:
+        answers = [r["conversations"][-1]["value"] for r in records]
+        return max(sorted(set(answers)), key=answers.count) if answers else None
+
+    overall = most_common(train)
+    by_type = {t: most_common([r for r in train if r["question_type"] == t]) for t in QUESTION_TYPES}
+
+    def accuracy(guess) -> float:
+        hits = [guess(r) == r["conversations"][-1]["value"] for r in test]
+        return 100.0 * sum(hits) / max(1, len(hits))
+
+    return {
+        "majority": accuracy(lambda r: overall),
+        "majority_per_type": accuracy(lambda r: by_type.get(r["question_type"])),
+    }
