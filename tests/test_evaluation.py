@@ -232,9 +232,24 @@ def test_lmms_eval_cli_runs_local_tasks_in_codec_and_frames_mode(tiny_model_dir,
 
     frames_run = tmp_path / "frames"
     assert (
-        main([*args, "--tasks", "local_video", "--video-mode", "frames", "--frames", "4", "--output", str(frames_run)])
+        main(
+            [
+                *args,
+                "--tasks",
+                "local_video",
+                "--video-mode",
+                "frames",
+                "--frames",
+                "4",
+                "--output",
+                str(frames_run),
+                "--cache-dir",
+                str(tmp_path / "frames-cache"),
+            ]
+        )
         == 0
     )
+    assert not (tmp_path / "frames-cache").exists() or not any((tmp_path / "frames-cache").iterdir())  # no codec
     frames = load_result(frames_run)
     assert list(frames["scores"]) == ["local_video"] and frames["settings"]["frames"] == 4
     assert "video_mode=frames" in " ".join(frames["command"]) and "frames=4" in " ".join(frames["command"])

@@ -164,9 +164,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelLoadError as error:
         print(f"ov-vlm chat: {error}", file=sys.stderr)
         return 2
-    if args.budget is not None:
-        spec = loaded.processor.spec
-        loaded.processor.spec = spec.replace(codec={**spec.codec, "budget": args.budget})
+    loaded.processor.spec = loaded.processor.spec.with_video(budget=args.budget)
     if args.seed is not None:
         import torch
 

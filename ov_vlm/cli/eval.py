@@ -140,7 +140,7 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def prefetch_command(args: argparse.Namespace) -> int:
     from ov_vlm.evaluation import hub
-    from ov_vlm.evaluation.prefetch import prefetch_task, requirements
+    from ov_vlm.evaluation.prefetch import prefetch_task, requirements, task_manager
     from ov_vlm.evaluation.suite import SuiteError
 
     try:
@@ -167,8 +167,9 @@ def prefetch_command(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     failed = []
+    manager = task_manager(suite)
     for task in tqdm(remote, desc="prefetch", unit="task"):
-        status = prefetch_task(task, suite)
+        status = prefetch_task(task, manager)
         tqdm.write(f"{'ok  ' if status.ok else 'FAIL'} {task.id}: {status.message}")
         if not status.ok:
             failed.append(task.id)

@@ -65,13 +65,13 @@ class VisionEncoder(ABC):
     model_class: ClassVar[type[PreTrainedModel]]
     positional: ClassVar[bool] = True  # uses the (t, h, w) positions (3D RoPE); otherwise frames are independent
 
-    @abstractmethod
     def patch_size(self, config: PreTrainedConfig) -> int:
-        """Side of one patch in pixels."""
+        """Side of one patch in pixels (the config's ``patch_size`` unless an adapter says otherwise)."""
+        return config.patch_size
 
-    @abstractmethod
     def hidden_size(self, config: PreTrainedConfig) -> int:
-        """Width of the features `encode` returns."""
+        """Width of the features `encode` returns (the config's ``hidden_size`` unless an adapter says otherwise)."""
+        return config.hidden_size
 
     @abstractmethod
     def preprocessor(self, config: PreTrainedConfig) -> ImagePreprocessor:

@@ -47,12 +47,6 @@ class Qwen3ViTAdapter(VisionEncoder):
     positional = False
     checkpoint_prefixes = ("model.visual.", "visual.")
 
-    def patch_size(self, config: Qwen3VLVisionConfig) -> int:
-        return config.patch_size
-
-    def hidden_size(self, config: Qwen3VLVisionConfig) -> int:
-        return config.hidden_size
-
     def grid_multiple(self, config: Qwen3VLVisionConfig) -> int:
         return config.spatial_merge_size
 

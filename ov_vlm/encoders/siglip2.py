@@ -35,12 +35,6 @@ class Siglip2Adapter(VisionEncoder):
     positional = False
     checkpoint_prefixes = ("vision_model.",)
 
-    def patch_size(self, config: Siglip2VisionConfig) -> int:
-        return config.patch_size
-
-    def hidden_size(self, config: Siglip2VisionConfig) -> int:
-        return config.hidden_size
-
     def preprocessor(self, config: Siglip2VisionConfig) -> ImagePreprocessor:
         return ImagePreprocessor(size=512, patch_size=config.patch_size, mean=SIGLIP_MEAN, std=SIGLIP_STD)
 

@@ -74,15 +74,11 @@ class OVVLMEval(lmms):
         self.model, self.processor, self._device = loaded.model, loaded.processor, loaded.device
         self.batch_size_per_gpu = max(1, int(batch_size))
         self.max_new_tokens = int(max_new_tokens)
-        spec = self.processor.spec
-        changes: dict[str, Any] = {}
-        if video_mode is not None:
-            changes["video_mode"] = str(video_mode).strip()
-        if frames is not None:
-            changes["num_frames"] = int(frames)
-        if budget is not None:
-            changes["codec"] = {**spec.codec, "budget": parse_budget(str(budget))}
-        self.processor.spec = spec.replace(**changes) if changes else spec
+        self.processor.spec = self.processor.spec.with_video(
+            None if video_mode is None else str(video_mode).strip(),
+            None if frames is None else int(frames),
+            None if budget is None else parse_budget(str(budget)),
+        )
         self.codec_cache = CodecCache(cache_dir or default_root())
         self.processor.codec_cache = self.codec_cache
         self.failures_file = Path(failures_file) if failures_file else None
@@ -105,20 +101,6 @@ class OVVLMEval(lmms):
     @property
     def tokenizer(self):
         return self.processor.tokenizer
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The settings that shape the answers (recorded in result files)."""
-        spec = self.processor.spec
-        return {
-            "video_mode": spec.video_mode,
-            "frames": spec.num_frames,
-            "dense_frames": spec.dense_frames,
-            "budget": spec.codec_settings().budget,
-            "codec": spec.codec_settings().output_key(),
-            "batch_size": self.batch_size,
-            "max_new_tokens": self.max_new_tokens,
-        }
 
     # ------------------------------------------------------------------------------------------ failures
 

@@ -32,14 +32,20 @@ def requirements(task: SuiteTask, token: bool) -> str:
     return ", ".join(needs) or "nothing else"
 
 
-def prefetch_task(task: SuiteTask, suite: Suite) -> PrefetchStatus:
+def task_manager(suite: Suite):
+    """lmms-eval's task index (built once per prefetch: indexing the built-in tasks takes seconds)."""
+    from lmms_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(suite.include_path) if suite.include_path else None)
+
+
+def prefetch_task(task: SuiteTask, manager) -> PrefetchStatus:
     """Instantiate the lmms-eval task (which downloads its dataset and media); one line of status."""
     if task.is_local:
         return PrefetchStatus(task, True, "local task, nothing to download")
     try:
-        from lmms_eval.tasks import TaskManager, get_task_dict
+        from lmms_eval.tasks import get_task_dict
 
-        manager = TaskManager(include_path=str(suite.include_path) if suite.include_path else None)
         get_task_dict([task.task], manager)
     except Exception as error:  # any download failure is reported per task; the others go on
         text = " ".join(str(error).split())[:300] or type(error).__name__

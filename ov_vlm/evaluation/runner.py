@@ -28,6 +28,7 @@ from .report import run_report
 from .results import FORMAT, RESULT_FILE, find_raw_results, model_info, read_failures, read_scores
 from .suite import Published, Suite, SuiteError, load_published
 
+RECORDED_PACKAGES = ("ov-vlm", "lmms-eval", "torch", "transformers", "datasets", "av", "accelerate")
 DISTRIBUTED_ENV = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}
 
 
@@ -58,15 +59,8 @@ class EvalRequest:
 
 def effective_settings(request: EvalRequest, spec: dict[str, Any]) -> dict[str, Any]:
     """The video settings the model will use: the model folder's, overridden by the request."""
-    visual = VisualSpec.from_dict(spec)
-    changes: dict[str, Any] = {}
-    if request.video_mode:
-        changes["video_mode"] = request.video_mode
-    if request.frames:
-        changes["num_frames"] = request.frames
-    if request.budget:
-        changes["codec"] = {**visual.codec, "budget": parse_budget(request.budget)}
-    visual = visual.replace(**changes) if changes else visual
+    budget = parse_budget(request.budget) if request.budget else None
+    visual = VisualSpec.from_dict(spec).with_video(request.video_mode, request.frames, budget)
     codec = visual.codec_settings()
     return {
         "video_mode": visual.video_mode,
@@ -208,7 +202,7 @@ def run_eval(request: EvalRequest) -> dict[str, Any]:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": {k: v for k, v in info.items() if k != "visual_spec"},
         "settings": effective_settings(request, info["visual_spec"]),
-        "versions": {**package_versions((*_versions(),)), "python": sys.version.split()[0]},
+        "versions": {**package_versions(RECORDED_PACKAGES), "python": sys.version.split()[0]},
         "git_revision": git_revision(Path(__file__).resolve().parent),
         "command": command,
         "elapsed_s": round(elapsed, 1),
@@ -220,10 +214,6 @@ def run_eval(request: EvalRequest) -> dict[str, Any]:
     }
     write_outputs(result, output, request.reference)
     return result
-
-
-def _versions() -> tuple[str, ...]:
-    return ("ov-vlm", "lmms-eval", "torch", "transformers", "datasets", "av", "accelerate")
 
 
 def write_outputs(result: dict[str, Any], output: Path, reference: str | None = None) -> dict[str, Path]:

@@ -95,6 +95,19 @@ class VisualSpec:
     def replace(self, **changes: Any) -> VisualSpec:
         return VisualSpec.from_dict({**self.to_dict(), **changes})
 
+    def with_video(
+        self, mode: str | None = None, frames: int | None = None, budget: int | float | str | None = None
+    ) -> VisualSpec:
+        """This spec with the user-facing video overrides (None keeps the model's): mode, frames, codec budget."""
+        changes: dict[str, Any] = {}
+        if mode is not None:
+            changes["video_mode"] = mode
+        if frames is not None:
+            changes["num_frames"] = int(frames)
+        if budget is not None:
+            changes["codec"] = {**self.codec, "budget": budget}
+        return self.replace(**changes) if changes else self
+
     @property
     def grid_multiple(self) -> int:
         return self.encoder_grid_multiple * self.token_merge

@@ -19,12 +19,6 @@ class OneVisionEncoderAdapter(VisionEncoder):
     config_class = OneVisionEncoderConfig
     model_class = OneVisionEncoderModel
 
-    def patch_size(self, config: OneVisionEncoderConfig) -> int:
-        return config.patch_size
-
-    def hidden_size(self, config: OneVisionEncoderConfig) -> int:
-        return config.hidden_size
-
     def preprocessor(self, config: OneVisionEncoderConfig) -> ImagePreprocessor:
         return ImagePreprocessor(size=config.image_size, patch_size=config.patch_size, mean=CLIP_MEAN, std=CLIP_STD)
 
