@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -97,7 +98,7 @@ def test_plain_training_route_and_markdown(gpu_check, tmp_path):
     assert [r.check for r in rows] == [check for section, check in ROWS if section == "train"]
     assert rows[0].details.startswith("plain torch AdamW")
     for row in rows:
-        assert_sane(dataclass_dict(row))
+        assert_sane(dataclasses.asdict(row))
     gpu_check.write_out(tmp_path / "table.md", "title", rows)
     lines = (tmp_path / "table.md").read_text().splitlines()
     assert lines[0] == "title" and len(lines) == 4 + len(rows)
@@ -115,13 +116,9 @@ def test_real_sizes_are_ov_encoder_large_and_qwen3_1_7b(gpu_check):
         for name in ("vision_tower", "multi_modal_projector", "language_model")
     }
     assert millions == {"vision_tower": 315.5, "multi_modal_projector": 6.3, "language_model": 1720.6}
-    dense, attention = gpu_check.model_flops(model, llm_tokens=10_402, vit_tokens=10_368)
+    dense, attention = gpu_check.model_flops(model, llm_tokens=10_418, vit_tokens=10_368)
     assert 120e12 < dense < 130e12 and 100e12 < attention < 110e12
     spec = gpu_check.visual_spec_for(config, sizes.preset.visual_spec)
     codec = spec.codec_settings()
     assert (codec.frames, codec.canvas, codec.patch, codec.mosaics) == (64, 576, 16, 8)
     assert spec.num_frames == 8 and (spec.frame_side() // spec.patch_size) ** 2 * spec.num_frames == 8 * 1296
-
-
-def dataclass_dict(row) -> dict:
-    return {"check": row.check, "value": row.value, "status": row.status}
