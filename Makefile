@@ -86,12 +86,12 @@ lock:
 	@echo "==> wrote requirements/lock.txt ($$(grep -c '==' requirements/lock.txt) pins); commit it with pyproject.toml"
 
 lint: setup
-	$(BIN)/ruff check ov_vlm tests benchmarks docs eval
-	$(BIN)/ruff format --check ov_vlm tests benchmarks docs eval
+	$(BIN)/ruff check ov_vlm tests benchmarks docs
+	$(BIN)/ruff format --check ov_vlm tests benchmarks docs
 
 format: setup
-	$(BIN)/ruff check --fix ov_vlm tests benchmarks docs eval
-	$(BIN)/ruff format ov_vlm tests benchmarks docs eval
+	$(BIN)/ruff check --fix ov_vlm tests benchmarks docs
+	$(BIN)/ruff format ov_vlm tests benchmarks docs
 
 env: setup
 	$(BIN)/ov-vlm env

@@ -3,8 +3,8 @@
 ``import ov_vlm`` must make ``AutoModel.from_pretrained(dir)`` work for our model types, yet the codec layer must
 stay importable without torch and transformers (they cost seconds and hundreds of MB per process). So
 registration runs when transformers' Auto modules are loaded: immediately if they already are, otherwise through
-an import hook that fires right after ``transformers.models.auto.configuration_auto`` / ``modeling_auto`` finish
-loading.
+an import hook on transformers' modules: ``configuration_auto`` / ``modeling_auto`` ask for it when they finish
+loading, and it runs once no transformers module (nor one of ours) is half-imported.
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ MODEL_PACKAGES = ("ov_vlm.encoders", "ov_vlm.encoders.onevision")
 
 _wanted: set[str] = set()
 _done: set[str] = set()
-WATCHED = ("transformers.models.auto", "ov_vlm.encoders", "ov_vlm.model")
+# Registering imports our model code, which needs transformers' model modules to be complete: wait while any
+# transformers module (transformers >= 5.24 loads the Auto configs in the middle of `modeling_utils`) or one of ours
+# is still loading. Every transformers module that finishes loading tries again, so the outermost one does it.
+WATCHED = ("transformers", "ov_vlm.encoders", "ov_vlm.model")
 
 
 def _busy(finishing: str | None) -> bool:
-    """True while transformers' Auto modules or our model modules are still being imported (other than
-    ``finishing``, whose code has run): registering then would re-enter a half-imported module."""
+    """True while a watched module other than ``finishing`` (whose code has run) is still being imported:
+    registering then would re-enter a half-imported module."""
     return any(
         name != finishing
-        and name.startswith(WATCHED)
+        and (name in WATCHED or name.startswith(tuple(w + "." for w in WATCHED)))
         and getattr(getattr(module, "__spec__", None), "_initializing", False)
         for name, module in list(sys.modules.items())
     )
@@ -85,33 +88,41 @@ class _Loader(importlib.abc.Loader):
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Calls ``callbacks[name](name)`` once module ``name`` has been executed."""
+    """Calls ``callback(name)`` each time a transformers module ``name`` has been executed, until registration is
+    complete."""
 
-    def __init__(self, callbacks: dict[str, Callable[[str], None]]):
-        self.callbacks = dict(callbacks)
+    def __init__(self, callback: Callable[[str], None]):
+        self.callback = callback
 
     def find_spec(self, fullname, path, target=None):
-        if fullname not in self.callbacks:
+        if _done >= {"configs", "models"}:
+            sys.meta_path.remove(self)
+            return None
+        if fullname != "transformers" and not fullname.startswith("transformers."):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _Loader(spec.loader, self.callbacks.pop(fullname))
-                if not self.callbacks:
-                    sys.meta_path.remove(self)
+                spec.loader = _Loader(spec.loader, self.callback)
                 return spec
         return None
 
 
+def _loaded(name: str) -> None:
+    """A transformers module finished loading: the Auto modules ask for registration, any module may complete it."""
+    kind = {CONFIG_AUTO: "configs", MODEL_AUTO: "models"}.get(name)
+    if kind:
+        request(kind, finishing=name)
+    else:
+        flush(finishing=name)
+
+
 def install() -> None:
-    """Register now for the Auto modules already loaded; hook the others."""
-    pending = {}
+    """Register now for the Auto modules already loaded; watch transformers' imports for the rest."""
     for module, kind in ((CONFIG_AUTO, "configs"), (MODEL_AUTO, "models")):
         if module in sys.modules:
             request(kind)
-        else:
-            pending[module] = lambda finishing, kind=kind: request(kind, finishing)
-    if pending and not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport(pending))
+    if _done < {"configs", "models"} and not any(isinstance(f, _AfterImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(_loaded))

@@ -62,7 +62,7 @@ def test_repl_commands_and_multi_turn(world):
 
 
 def test_tokens_are_streamed_while_generating(world, monkeypatch):
-    from ov_vlm.cli.loading import load_for_inference
+    from ov_vlm.model.inference import load_for_inference
 
     loaded = load_for_inference(world / "model")
     calls = []

@@ -30,8 +30,13 @@ def test_importing_the_package_and_codec_does_not_import_torch():
         "from transformers import AutoConfig, AutoModel\nimport ov_vlm",  # transformers' Auto classes first
         "import transformers\nimport ov_vlm\nfrom transformers import AutoModel, AutoConfig",
         "import ov_vlm.encoders\nfrom transformers import AutoConfig, AutoModel",  # the model package first
+        # transformers >= 5.24 loads the Auto configs half-way through modeling_utils: a model class, the Trainer
+        # or PreTrainedModel imported right after ov_vlm must not see a half-imported module
+        "import ov_vlm\nfrom transformers import Qwen3ForCausalLM\nfrom transformers import AutoConfig, AutoModel",
+        "import ov_vlm\nfrom transformers import Trainer\nfrom transformers import AutoConfig, AutoModel",
+        "import ov_vlm\nfrom transformers import PreTrainedModel\nfrom transformers import AutoConfig, AutoModel",
     ],
-    ids=["package-first", "auto-first", "lazy-transformers-first", "encoders-first"],
+    ids=["package-first", "auto-first", "lazy-transformers-first", "encoders-first", "model", "trainer", "base"],
 )
 def test_auto_classes_resolve_onevision_encoder_in_any_import_order(prelude):
     code = f"""{prelude}

@@ -20,8 +20,8 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--preset", required=True, help="preset name or YAML file")
-    parser.add_argument("--out", required=True, type=Path, help="model folder to write")
+    parser.add_argument("--preset", help="preset name or YAML file (required unless --list)")
+    parser.add_argument("--out", type=Path, help="model folder to write (required unless --list)")
     parser.add_argument("--random-init", action="store_true", help="random weights (offline; tests, smoke runs)")
     parser.add_argument("--vision", type=Path, help="vision tower checkpoint folder")
     parser.add_argument("--llm", type=Path, help="causal LM checkpoint folder")
@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(available_presets()))
         return 0
+    missing = [flag for flag, value in (("--preset", args.preset), ("--out", args.out)) if value is None]
+    if missing:
+        print(f"ov-vlm build-model: {' and '.join(missing)} required (or --list)", file=sys.stderr)
+        return 2
     try:
         preset = load_preset(args.preset)
         overrides = {"video_mode": args.video_mode} if args.video_mode else {}

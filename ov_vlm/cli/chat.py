@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ov_vlm.cli.loading import ModelLoadError, add_loading_arguments, load_for_inference
+from ov_vlm.cli.loading import add_loading_arguments
 
 HELP = """commands:
   /image PATH      attach an image to your next message
@@ -157,6 +157,7 @@ def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ov_vlm.model.inference import ModelLoadError, load_for_inference
     from ov_vlm.processing import ConversationError, MediaError
 
     try:

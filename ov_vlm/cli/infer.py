@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ov_vlm.cli.loading import ModelLoadError, add_loading_arguments, load_for_inference
+from ov_vlm.cli.loading import add_loading_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
+    from ov_vlm.model.inference import ModelLoadError, load_for_inference
     from ov_vlm.processing import ConversationError, MediaError
 
     if not args.input.is_file():

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.resources import resource_path
+
 from .world import WorldSpec
 
-ROOT = Path(__file__).resolve().parents[2]
-RECIPES = ROOT / "recipes" / "demo"
+RECIPES = resource_path("recipes", "demo")
 MODES = ("codec", "frames", "dense")
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
-EVAL_ROOT = Path(__file__).resolve().parents[2] / "eval"
+from ov_vlm.resources import resource_path
+
+EVAL_ROOT = resource_path("eval")
 KINDS = ("video", "image")
 UNITS = ("percent", "count1000")
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-ATTENTION = ("sdpa", "eager", "flash_attention_2")
+from ov_vlm.utils.options import ATTENTION, DTYPES
+
+__all__ = ["ATTENTION", "DTYPES", "Loaded", "ModelLoadError", "check_model_dir", "load_for_inference"]
 
 
 class ModelLoadError(RuntimeError):

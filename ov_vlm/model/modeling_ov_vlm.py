@@ -15,6 +15,7 @@ from torch import nn
 from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.utils.deprecation import deprecate_kwarg
 
 from ov_vlm.encoders import get_encoder
 from ov_vlm.utils.loading import StrictLoadingMixin
@@ -30,7 +31,7 @@ class OVVLMPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     main_input_name = "input_ids"
     input_modalities = ("image", "video", "text")
     supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache"]
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
@@ -110,12 +111,13 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
 
     # --------------------------------------------------------------------------------------------- forward
 
+    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")  # transformers 5.24 renamed it
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         pixel_values: Sequence[torch.Tensor] | None = None,
@@ -147,14 +149,14 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
                 )
             features = features.to(inputs_embeds.device, inputs_embeds.dtype)
             inputs_embeds = inputs_embeds.masked_scatter(mask.unsqueeze(-1), features)
-        elif input_ids is not None and _is_prefill(past_key_values) and bool(self.placeholder_mask(input_ids).any()):
+        elif input_ids is not None and _is_prefill(cache) and bool(self.placeholder_mask(input_ids).any()):
             count = int(self.placeholder_mask(input_ids).sum())
             raise ValueError(f"input_ids hold {count} visual placeholder tokens but no pixel_values were given")
         return self.language_model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=cache,
             labels=labels,
             use_cache=use_cache,
             logits_to_keep=logits_to_keep,
@@ -171,8 +173,8 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         return super().generate(*args, **kwargs)
 
 
-def _is_prefill(past_key_values) -> bool:
-    if past_key_values is None:
+def _is_prefill(cache) -> bool:
+    if cache is None:
         return True
-    length = getattr(past_key_values, "get_seq_length", None)
+    length = getattr(cache, "get_seq_length", None)
     return length is None or length() == 0

@@ -1,5 +1,6 @@
 """Model presets: YAML files (no weights) that say which encoder, LLM, projector, tokenizer and visual settings
-make a model. Shipped in ``checkpoints/presets/``; ``--preset`` takes a name from there or a path to a file."""
+make a model. Shipped as package data (``ov_vlm/resources/presets/``, linked from ``checkpoints/presets/``);
+``--preset`` takes a name from there or a path to a file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 
 import yaml
 
-REPO_PRESETS = Path(__file__).resolve().parents[2] / "checkpoints" / "presets"
+from ov_vlm.resources import resource_path
+
+SHIPPED_PRESETS = resource_path("presets")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Preset:
 
 def preset_dirs() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("OV_VLM_PRESETS", "").split(os.pathsep) if p]
-    return [*extra, REPO_PRESETS]
+    return [*extra, SHIPPED_PRESETS]
 
 
 def available_presets() -> list[str]:

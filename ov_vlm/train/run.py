@@ -122,7 +122,7 @@ def train(recipe, resolved: dict) -> int:
         save_total_limit=train_cfg.save_total_limit,
         seed=train_cfg.seed,
         bf16=bf16,
-        gradient_checkpointing=train_cfg.gradient_checkpointing,
+        activation_checkpointing=train_cfg.gradient_checkpointing,
         report_to=train_cfg.report_to or "none",
         deepspeed=recipe.deepspeed,
         use_cpu=not cuda,
