@@ -47,7 +47,7 @@ ifneq ($(LOCK),)
 else
 	@echo "==> [2/4] ov-vlm[$(EXTRAS)] from the ranges, keeping $$(cat $(VENV)/torch-constraint.txt)"
 	@$(PIP) install $(PIP_QUIET) --upgrade --upgrade-strategy eager -c $(VENV)/torch-constraint.txt -e ".[$(EXTRAS)]"
-	@echo "==> [3/4] $(NODEPS) (--no-deps)"
+	@echo "==> [3/4] the packages in $(NODEPS_IN) (--no-deps)"
 	@$(PIP) install $(PIP_QUIET) --upgrade --no-deps $(NODEPS)
 endif
 	@echo "==> [4/4] checking the environment"
