@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from ov_vlm.codec.settings import COMPENSATIONS, FIRST_FRAME, IMAGE_FORMATS, TOPK_MODES, CodecSettings, parse_budget
+from ov_vlm.codec.settings import (
+    COMPENSATIONS,
+    FIRST_FRAME,
+    IMAGE_FORMATS,
+    PROFILES,
+    TOPK_MODES,
+    CodecSettings,
+    parse_budget,
+)
 
 EPILOG = """examples:
   ov-vlm codec clip.mp4 --out codec_out --viz
@@ -34,6 +42,12 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR_OR_LIST", help="video files, folders, .txt lists")
     parser.add_argument("--out", required=True, type=Path, help="output folder (one sub-folder per video)")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=defaults.profile,
+        help="reference: the reference stage-1 scoring (default); robust: the earlier scoring for synthetic clips",
+    )
     parser.add_argument("--frames", type=int, default=defaults.frames, help="frames sampled uniformly (default 64)")
     parser.add_argument("--canvas", type=int, default=defaults.canvas, help="square letterbox canvas (default 576)")
     parser.add_argument("--patch", type=int, default=defaults.patch, help="patch size on the canvas (default 16)")
@@ -65,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = CodecSettings(
+            profile=args.profile,
             frames=args.frames,
             canvas=args.canvas,
             patch=args.patch,
@@ -75,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             topk=args.topk,
             buckets=args.buckets,
             compensation=args.compensation,
-            static_fallback=not args.no_static_fallback,
+            static_fallback=False if args.no_static_fallback else None,
             image_format=args.image_format,
             jpeg_quality=args.jpeg_quality,
             threads=args.threads,
