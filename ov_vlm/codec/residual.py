@@ -21,6 +21,7 @@ B-frames are taken as non-reference pictures predicted from the anchors (I/P) ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -28,6 +29,7 @@ CODED_LEVEL = 3.0  # mean |error| per 4 x 4 block above which a block counts as 
 PAD = 48  # edge replication around reference planes (vectors may point outside the frame)
 GRID = 4  # pixels per motion cell (H.264 partitions are multiples of 4)
 SELECT = 8  # block side over which the reference frame is chosen
+EXPLAINED = 1.0  # mean |error| of a block below which the most recent anchor is kept without trying older ones
 TAPS = (1, -5, 20, 20, -5, 1)
 # quarter-pel luma position (fx, fy) -> the two (plane, dy, dx) samples averaged; plane 0 = G, 1 = b, 2 = h, 3 = j
 _QPEL = {
@@ -73,37 +75,38 @@ def halfpel_planes(plane: np.ndarray) -> np.ndarray:
     return np.stack([full, np.clip((horizontal + 16) >> 5, 0, 255), np.clip((vertical + 16) >> 5, 0, 255), centre])
 
 
-def luma_prediction(planes: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """H.264 quarter-pel luma motion compensation: int32 [H, W]; ``flow`` int32 [H, W, 2] in quarter pels."""
-    height, width = flow.shape[:2]
-    qx = np.arange(width, dtype=np.int32)[None, :] * 4 + flow[..., 0]
-    qy = np.arange(height, dtype=np.int32)[:, None] * 4 + flow[..., 1]
-    limit_y, limit_x = planes.shape[1] - 2, planes.shape[2] - 2
-    ix = np.clip((qx >> 2) + PAD, 0, limit_x)
-    iy = np.clip((qy >> 2) + PAD, 0, limit_y)
-    pair = QPEL_TABLE[(qy & 3) * 4 + (qx & 3)]  # [H, W, 2, 3]
+def luma_at(planes: np.ndarray, x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
+    """H.264 quarter-pel luma motion compensation at pixels (``x``, ``y``) moved by (``qx``, ``qy``) quarter pels
+    (1-D int arrays), from `halfpel_planes` output: int32 [n]."""
+    px, py = x * 4 + qx, y * 4 + qy
+    ix = np.clip((px >> 2) + PAD, 0, planes.shape[2] - 2)
+    iy = np.clip((py >> 2) + PAD, 0, planes.shape[1] - 2)
+    first, second = _qpel_offsets(planes.shape)
+    code = (py & 3) * 4 + (px & 3)
+    base = iy * planes.shape[2] + ix
     flat = planes.reshape(-1)
-    stride_plane, stride_row = planes.shape[1] * planes.shape[2], planes.shape[2]
-
-    def gather(k: int) -> np.ndarray:
-        index = pair[..., k, 0] * stride_plane + (iy + pair[..., k, 1]) * stride_row + ix + pair[..., k, 2]
-        return flat.take(index)
-
-    return (gather(0) + gather(1) + 1) >> 1
+    return (flat.take(base + first.take(code)) + flat.take(base + second.take(code)) + 1) >> 1
 
 
-def chroma_prediction(plane: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """H.264 eighth-pel bilinear chroma motion compensation: int32 [h, w]; ``flow`` int32 [h, w, 2] in luma
-    quarter pels (= chroma eighth pels)."""
-    height, width = flow.shape[:2]
-    padded = np.pad(plane.astype(np.int32), PAD, mode="edge")
-    ex = np.arange(width, dtype=np.int32)[None, :] * 8 + flow[..., 0]
-    ey = np.arange(height, dtype=np.int32)[:, None] * 8 + flow[..., 1]
+@lru_cache(maxsize=8)
+def _qpel_offsets(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat offsets of the two averaged samples for each quarter-pel code, for planes of ``shape``."""
+    stride_plane, stride_row = shape[1] * shape[2], shape[2]
+    steps = np.array([stride_plane, stride_row, 1], dtype=np.int64)
+    return QPEL_TABLE[:, 0] @ steps, QPEL_TABLE[:, 1] @ steps
+
+
+def chroma_at(padded: np.ndarray, x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
+    """H.264 eighth-pel bilinear chroma motion compensation at chroma pixels (``x``, ``y``); the vectors are luma
+    quarter pels (= chroma eighth pels); ``padded`` is the plane padded by ``PAD``: int32 [n]."""
+    ex, ey = x * 8 + qx, y * 8 + qy
     ix = np.clip((ex >> 3) + PAD, 0, padded.shape[1] - 2)
     iy = np.clip((ey >> 3) + PAD, 0, padded.shape[0] - 2)
     fx, fy = ex & 7, ey & 7
-    a, b = padded[iy, ix], padded[iy, ix + 1]
-    c, d = padded[iy + 1, ix], padded[iy + 1, ix + 1]
+    flat, row = padded.reshape(-1), padded.shape[1]
+    base = iy * row + ix
+    a, b = flat.take(base), flat.take(base + 1)
+    c, d = flat.take(base + row), flat.take(base + row + 1)
     return ((8 - fx) * (8 - fy) * a + fx * (8 - fy) * b + (8 - fx) * fy * c + fx * fy * d + 32) >> 6
 
 
@@ -197,14 +200,16 @@ class Picture:
 
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
     patched: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    _luma_planes: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
 
-    def luma_planes(self, patched: bool) -> np.ndarray:
-        """Half-pel planes of the decoded or the patched luma (computed once)."""
-        if patched not in self._luma_planes:
-            source = self.patched[0] if patched else self.planes[0]
-            self._luma_planes[patched] = halfpel_planes(source)
-        return self._luma_planes[patched]
+    def reference(self, index: int, patched: bool) -> np.ndarray:
+        """Plane ``index`` of the decoded or patched picture prepared for motion compensation (computed once):
+        half-pel planes for luma, an edge-padded plane for chroma."""
+        key = (index, patched)
+        if key not in self._cache:
+            source = (self.patched if patched else self.planes)[index]
+            self._cache[key] = halfpel_planes(source) if index == 0 else np.pad(source, PAD, mode="edge")
+        return self._cache[key]
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,7 @@ class PatchedResidual:
     def _emulate(self, picture: Picture, vectors, intra: bool, past: list[Picture], future: Picture | None) -> None:
         height, width = picture.planes[0].shape
         if intra:
-            picture.patched = tuple(128 + p - neighbour_dc(p) for p in picture.planes)
+            picture.patched = tuple((128 + p - neighbour_dc(p)).astype(np.int32) for p in picture.planes)
             return
         flow, past_covered = vector_grid(vectors, height, width, future=False)
         ahead, ahead_covered = vector_grid(vectors, height, width, future=True)
@@ -291,66 +296,98 @@ class PatchedResidual:
         picture.patched = tuple(patched)
 
     def _predict(self, picture, anchors, past, past_covered, ahead, ahead_covered, future):
-        """Per plane (clean prediction, patched prediction), choosing the past reference per 8 x 8 block."""
-        y = picture.planes[0]
-        height, width = y.shape
-        flow_past = expand(past, GRID, height, width)
-        chroma_shape = picture.planes[1].shape
-        chroma_past = expand(past, GRID // 2, *chroma_shape)
+        """Per plane (clean prediction, patched prediction), the past reference chosen per 8 x 8 block."""
+        height, width = picture.planes[0].shape
+        chroma_height, chroma_width = picture.planes[1].shape
+        luma_past = Vectors(past, past_covered, height, width, 1, self.options.subpel)
+        chroma_past = Vectors(past, past_covered, chroma_height, chroma_width, 2, self.options.subpel)
         candidates = list(reversed(anchors))  # most recent first
-        options = self.options
-        luma_flow = flow_past if options.subpel else (flow_past >> 2) << 2
-        chroma_flow = chroma_past if options.subpel else (chroma_past >> 3) << 3
-        per_ref = []
-        for anchor in candidates:
-            clean = luma_prediction(anchor.luma_planes(False), luma_flow)
-            per_ref.append(clean)
-        choice = self._choose(y, per_ref, height, width)
-        results = [[None, None], [None, None], [None, None]]
-        results[0][0] = _pick(per_ref, choice)
-        results[0][1] = _pick([luma_prediction(a.luma_planes(True), luma_flow) for a in candidates], choice)
-        chroma_choice = choice[::2, ::2][: chroma_shape[0], : chroma_shape[1]]
-        for index in (1, 2):
-            results[index][0] = _pick(
-                [chroma_prediction(a.planes[index], chroma_flow) for a in candidates], chroma_choice
+        luma_choice = self._choose(picture.planes[0], candidates, luma_past)
+        full = np.zeros(height * width, dtype=np.int64)
+        full[luma_past.index] = luma_choice
+        chroma_choice = full.reshape(height, width)[::2, ::2][:chroma_height, :chroma_width].reshape(-1)
+        results = []
+        for index in range(3):
+            vectors, choice = (
+                (luma_past, luma_choice) if index == 0 else (chroma_past, chroma_choice[chroma_past.index])
             )
-            results[index][1] = _pick(
-                [chroma_prediction(a.patched[index], chroma_flow) for a in candidates], chroma_choice
-            )
+            sample = luma_at if index == 0 else chroma_at
+            pair = []
+            for patched in (False, True):
+                values = np.zeros(vectors.count, dtype=np.int32)
+                for number, anchor in enumerate(candidates):
+                    take = np.nonzero(choice == number)[0]
+                    if len(take):
+                        values.reshape(-1)[vectors.index[take]] = sample(
+                            anchor.reference(index, patched), *vectors.at(take)
+                        )
+                pair.append(values.reshape(vectors.shape))
+            results.append(pair)
         if future is not None and ahead_covered.any():
-            both = expand(past_covered & ahead_covered, GRID, height, width)
-            only_ahead = expand(ahead_covered & ~past_covered, GRID, height, width)
-            flow_ahead = expand(ahead, GRID, height, width)
-            chroma_ahead = expand(ahead, GRID // 2, *chroma_shape)
-            luma_ahead = flow_ahead if options.subpel else (flow_ahead >> 2) << 2
-            chroma_ahead = chroma_ahead if options.subpel else (chroma_ahead >> 3) << 3
-            ahead_values = [
-                (
-                    luma_prediction(future.luma_planes(False), luma_ahead),
-                    luma_prediction(future.luma_planes(True), luma_ahead),
-                ),
-                (chroma_prediction(future.planes[1], chroma_ahead), chroma_prediction(future.patched[1], chroma_ahead)),
-                (chroma_prediction(future.planes[2], chroma_ahead), chroma_prediction(future.patched[2], chroma_ahead)),
-            ]
-            for index in range(3):
-                mask_both = both if index == 0 else both[::2, ::2][: chroma_shape[0], : chroma_shape[1]]
-                mask_ahead = only_ahead if index == 0 else only_ahead[::2, ::2][: chroma_shape[0], : chroma_shape[1]]
-                for which in range(2):
-                    mine, theirs = results[index][which], ahead_values[index][which]
-                    averaged = (mine + theirs + 1) >> 1
-                    results[index][which] = np.where(mask_both, averaged, np.where(mask_ahead, theirs, mine))
+            self._add_future(picture, results, past_covered, ahead, ahead_covered, future)
         return [tuple(pair) for pair in results]
 
+    def _add_future(self, picture, results, past_covered, ahead, ahead_covered, future) -> None:
+        """Blend in the L1 (next anchor) prediction: averaged where both directions predict, alone where only L1."""
+        for index in range(3):
+            height, width = picture.planes[index].shape
+            factor = 1 if index == 0 else 2
+            vectors = Vectors(ahead, ahead_covered, height, width, factor, self.options.subpel)
+            both = expand(past_covered, GRID // factor, height, width).reshape(-1)[vectors.index]
+            sample = luma_at if index == 0 else chroma_at
+            for which, patched in enumerate((False, True)):
+                theirs = sample(future.reference(index, patched), *vectors.at())
+                flat = results[index][which].reshape(-1)
+                mine = flat[vectors.index]
+                flat[vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
+
     @staticmethod
-    def _choose(y: np.ndarray, predictions: list[np.ndarray], height: int, width: int) -> np.ndarray:
-        """Index of the best-matching candidate per 8 x 8 block, expanded to pixels (0 with one candidate)."""
-        if len(predictions) == 1:
-            return np.zeros((height, width), dtype=np.int64)
-        errors = np.stack([block_mean(np.abs(y - p).astype(np.float32), SELECT) for p in predictions])
-        return expand(errors.argmin(axis=0), SELECT, height, width)
+    def _choose(y: np.ndarray, candidates: list[Picture], vectors: Vectors) -> np.ndarray:
+        """Per covered luma pixel, the number of the candidate that best predicts its 8 x 8 block (most recent
+        first; later candidates are tried only on blocks the first does not predict exactly)."""
+        choice = np.zeros(len(vectors.index), dtype=np.int64)
+        if len(candidates) == 1 or not len(vectors.index):
+            return choice
+        target = y.reshape(-1)[vectors.index]
+        width = y.shape[1]
+        rows, cols = vectors.index // width, vectors.index % width
+        block = (rows // SELECT) * (-(-width // SELECT)) + cols // SELECT
+        blocks = int(block.max()) + 1
+        first = luma_at(candidates[0].reference(0, False), *vectors.at())
+        best = np.bincount(block, weights=np.abs(target - first), minlength=blocks)
+        pixels = np.bincount(block, minlength=blocks)
+        unsure = np.nonzero(best[block] > EXPLAINED * pixels[block])[0]
+        for number, anchor in enumerate(candidates[1:], start=1):
+            if not len(unsure):
+                break
+            error = np.abs(target[unsure] - luma_at(anchor.reference(0, False), *vectors.at(unsure)))
+            total = np.bincount(block[unsure], weights=error, minlength=blocks)
+            better = np.zeros(blocks, dtype=bool)
+            touched = np.bincount(block[unsure], minlength=blocks) > 0
+            better[touched] = total[touched] < best[touched]
+            best = np.where(better, total, best)
+            choice[unsure[better[block[unsure]]]] = number
+        return choice
 
 
-def _pick(values: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
-    if len(values) == 1:
-        return values[0]
-    return np.choose(choice, values)
+class Vectors:
+    """The covered pixels of one plane and their vectors (quarter pels), as flat arrays."""
+
+    def __init__(self, grid, covered, height: int, width: int, factor: int, subpel: bool):
+        cell = GRID // factor
+        mask = expand(covered, cell, height, width).reshape(-1)
+        self.shape = (height, width)
+        self.index = np.nonzero(mask)[0]
+        self.count = height * width
+        flow = expand(grid, cell, height, width).reshape(-1, 2)[self.index]
+        if not subpel:
+            step = 4 if factor == 1 else 8
+            flow = (flow // step) * step
+        self.x, self.y = self.index % width, self.index // width
+        self.qx, self.qy = flow[:, 0], flow[:, 1]
+
+    def at(self, take: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(x, y, qx, qy) of all covered pixels or of the ``take`` subset."""
+        if take is None:
+            return self.x, self.y, self.qx, self.qy
+        return self.x[take], self.y[take], self.qx[take], self.qy[take]
