@@ -215,3 +215,12 @@ def test_settings_reject_unknown_and_invalid_values():
         CodecSettings(canvas=500)
     with pytest.raises(ValueError, match="block"):
         CodecSettings(block=3)
+
+
+def test_reference_profile_takes_every_camera_model(clips):
+    picks = {
+        model: select_patches(clips["pan"].path, canvas=CANVAS, patch=PATCH, profile="reference", compensation=model)
+        for model in ("median", "similarity", "none")
+    }
+    assert all(selection.meta["K"] == 8 * CELLS * CELLS for selection in picks.values())
+    assert not np.array_equal(picks["median"].selection_order, picks["none"].selection_order)

@@ -1,7 +1,10 @@
 """`select_patches`: video -> sampled frames -> motion signals -> saliency -> top-K -> mosaics and positions.
 
-Streaming: frames are decoded once in display order and only the sampled ones are analysed; what is kept per
-sampled frame is its patch scores and its letterboxed RGB canvas, never the decoded video.
+Streaming: frames are decoded once in display order (one decoding thread, so the picks never depend on
+threading); what is kept per sampled frame is its patch scores and its letterboxed RGB canvas, never the decoded
+video. The ``reference`` profile (default) scores as the reference stage 1 does, with the patched-decoder residual
+estimated on every anchor frame (`residual`, `reference`); the ``robust`` profile analyses only the sampled frames
+with the motion grid and residual proxy of `motion`.
 """
 
 from __future__ import annotations
@@ -325,20 +328,21 @@ def _analyse_reference(
     last_wanted = max(wanted)
     use_residual = settings.residual_weight > 0
     emulator = PatchedResidual(options) if use_residual else None
-    grids: dict[int, np.ndarray] = {}
+    grids: dict[int, np.ndarray] = {}  # sampled frames' MV grids until their residual is ready
+    shares: dict[int, float] = {}
     decoded = with_vectors = 0
     last_index = -1
 
     def finish(index: int, residual: np.ndarray | None) -> None:
+        """Score a sampled frame once its residual is known and fill its slots."""
         slots = wanted[index]
         result = reference_scores(grids.pop(index), residual, geometry, settings)
-        share = _moving_share_cache.pop(index)
+        share = shares.pop(index)
         for t in slots:
             scores[t], moving[t], filled[t] = result, share, True
             if t != slots[0]:
                 canvases[t] = canvases[slots[0]]
 
-    _moving_share_cache: dict[int, float] = {}
     frames = source.frames()
     try:
         for index, frame in enumerate(frames):
@@ -348,7 +352,7 @@ def _analyse_reference(
             is_wanted = index in wanted
             if is_wanted:
                 grids[index] = reference.whole_pel_grid(vectors, frame.height, frame.width)
-                _moving_share_cache[index] = _moving_share(grids[index], None)
+                shares[index] = _moving_share(grids[index], None)
                 with_vectors += vectors is not None and len(vectors) > 0
                 letterboxed_rgb(frame, geometry, out=canvases[wanted[index][0]])
             if emulator is None:
@@ -357,7 +361,7 @@ def _analyse_reference(
             else:
                 kind = PICTURE_KINDS.get(int(frame.pict_type), "P")
                 for key, residual in emulator.push(index, yuv420_planes(frame), vectors, kind, is_wanted):
-                    _moving_share_cache[key] = max(_moving_share_cache[key], _moving_share(grids[key], residual))
+                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
                     finish(key, residual)
             if index >= last_wanted:
                 break

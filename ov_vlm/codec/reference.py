@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .motion import compensate
 from .residual import GRID, expand, paint_cells
 from .saliency import CanvasGeometry
 
@@ -38,10 +39,14 @@ def normalise(values: np.ndarray, percentile: float, floor: float) -> np.ndarray
 
 
 def motion_energy(grid: np.ndarray, compensation: str, percentile: float, floor: float) -> np.ndarray:
-    """Camera-compensated, normalised MV magnitude on the 4 x 4 grid (median or none, as the reference)."""
+    """Camera-compensated, normalised MV magnitude on the 4 x 4 grid: the median over all cells (reference), none,
+    or a robust similarity / affine fit (`motion.compensate`)."""
     vx, vy = grid[..., 0], grid[..., 1]
-    if compensation != "none":
+    if compensation == "median":
         vx, vy = vx - np.median(vx), vy - np.median(vy)
+    elif compensation != "none":
+        flow = compensate(grid, np.ones(grid.shape[:2], dtype=bool), compensation)
+        vx, vy = flow[..., 0], flow[..., 1]
     return normalise(np.sqrt(vx * vx + vy * vy), percentile, floor)
 
 
