@@ -224,3 +224,12 @@ def test_reference_profile_takes_every_camera_model(clips):
     }
     assert all(selection.meta["K"] == 8 * CELLS * CELLS for selection in picks.values())
     assert not np.array_equal(picks["median"].selection_order, picks["none"].selection_order)
+
+
+def test_residual_window_trades_the_drift_chain_for_speed(clips):
+    path = clips["h264"].path
+    full = select_patches(path, canvas=CANVAS, patch=PATCH, profile="reference")
+    wide = select_patches(path, canvas=CANVAS, patch=PATCH, profile="reference", residual_window=1000)
+    short = select_patches(path, canvas=CANVAS, patch=PATCH, profile="reference", residual_window=1, frames=16)
+    assert np.array_equal(full.selection_order, wide.selection_order)
+    assert short.meta["K"] == full.meta["K"] and short.meta["settings"]["residual_window"] == 1

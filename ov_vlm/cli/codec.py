@@ -58,6 +58,12 @@ def add_parser(subparsers) -> None:
         default=defaults.profile,
         help="reference: the reference stage-1 scoring (default); robust: the earlier scoring for synthetic clips",
     )
+    parser.add_argument(
+        "--residual-window",
+        type=int,
+        default=None,
+        help="reference profile: emulate the residual only this many frames before each sampled frame (faster)",
+    )
     parser.add_argument("--frames", type=int, default=defaults.frames, help="frames sampled uniformly (default 64)")
     parser.add_argument("--canvas", type=int, default=defaults.canvas, help="square letterbox canvas (default 576)")
     parser.add_argument("--patch", type=int, default=defaults.patch, help="patch size on the canvas (default 16)")
@@ -111,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard) if args.shard else shard_from_environment()
         settings = CodecSettings(
             profile=args.profile,
+            residual_window=args.residual_window,
             frames=args.frames,
             canvas=args.canvas,
             patch=args.patch,

@@ -343,6 +343,16 @@ def _analyse_reference(
             if t != slots[0]:
                 canvases[t] = canvases[slots[0]]
 
+    window = settings.residual_window
+    starts = np.array(sorted(wanted), dtype=np.int64)
+
+    def in_window(index: int) -> bool:
+        """Whether a sampled frame follows ``index`` within ``residual_window`` frames (always, without one)."""
+        if window is None:
+            return True
+        after = np.searchsorted(starts, index)
+        return after < len(starts) and starts[after] - index <= window
+
     frames = source.frames()
     try:
         for index, frame in enumerate(frames):
@@ -358,6 +368,10 @@ def _analyse_reference(
             if emulator is None:
                 if is_wanted:
                     finish(index, None)
+            elif not is_wanted and not emulator.waiting and not in_window(index):
+                for key, residual in emulator.skip():
+                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
+                    finish(key, residual)
             else:
                 kind = PICTURE_KINDS.get(int(frame.pict_type), "P")
                 for key, residual in emulator.push(index, yuv420_planes(frame), vectors, kind, is_wanted):

@@ -253,6 +253,13 @@ class PatchedResidual:
             done.append((key, self.energy(picture)))
         return done
 
+    def skip(self) -> list[tuple[object, np.ndarray]]:
+        """A frame that is not fed: the chain of patched pictures breaks, so the next anchor starts afresh (as an
+        intra picture). Returns the waiting wanted B-frames, finished from the past only."""
+        done = self.flush()
+        self.anchors = []
+        return done
+
     def flush(self) -> list[tuple[object, np.ndarray]]:
         """Wanted B-frames still waiting at the end of the stream (predicted from the past only)."""
         done = []

@@ -55,6 +55,9 @@ class CodecSettings:
     min_saliency: (reference 0, robust 0.02) cells whose saliency is below this share of a fully salient cell
         count as not salient (0); once the salient cells are used up, the rest of the budget goes to whole frames
         spread over the clip.
+    residual_window: reference profile only: emulate the patched decoder only on the frames at most this many
+        frames before a sampled frame, starting each chain afresh (None: every anchor frame, as the reference's
+        decoder does). Faster on long videos, at some cost in fidelity (docs/benchmarks.md).
     image_format, jpeg_quality: how mosaics are written by ``save`` (PNG is lossless).
     threads: threads of the transcode (0 = FFmpeg's choice); the analysis decode is single-threaded, so the
         selection is the same for any value (it is not part of the output key).
@@ -83,6 +86,7 @@ class CodecSettings:
     min_saliency: float | None = None
     image_format: str = "jpg"
     jpeg_quality: int = 95
+    residual_window: int | None = None
     threads: int = 0
     _extra: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -123,6 +127,10 @@ class CodecSettings:
             ),
             (1 <= self.jpeg_quality <= 100, f"jpeg_quality must lie in [1, 100], got {self.jpeg_quality}"),
             (self.threads >= 0, f"threads must be >= 0, got {self.threads}"),
+            (
+                self.residual_window is None or self.residual_window >= 0,
+                f"residual_window must be >= 0 or None, got {self.residual_window}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
