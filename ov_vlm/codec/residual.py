@@ -68,7 +68,12 @@ def halfpel_planes(plane: np.ndarray) -> np.ndarray:
     full = np.pad(plane.astype(np.int32), PAD, mode="edge")
 
     def filtered(values: np.ndarray, axis: int) -> np.ndarray:
-        return sum(tap * np.roll(values, 2 - k, axis=axis) for k, tap in enumerate(TAPS))
+        """out[i] = sum_k tap_k * values[i + k - 2] (the outermost 3 samples, deep in the padding, stay 0)."""
+        moved = np.moveaxis(values, axis, 0)
+        out = np.zeros_like(moved)
+        n = moved.shape[0]
+        out[2 : n - 3] = sum(tap * moved[k : n - 5 + k] for k, tap in enumerate(TAPS))
+        return np.moveaxis(out, 0, axis)
 
     horizontal, vertical = filtered(full, 1), filtered(full, 0)
     centre = np.clip((filtered(horizontal, 0) + 512) >> 10, 0, 255)
@@ -309,7 +314,7 @@ class PatchedResidual:
         luma_past = Vectors(past, past_covered, height, width, 1, self.options.subpel)
         chroma_past = Vectors(past, past_covered, chroma_height, chroma_width, 2, self.options.subpel)
         candidates = list(reversed(anchors))  # most recent first
-        luma_choice = self._choose(picture.planes[0], candidates, luma_past)
+        luma_choice, latest = self._choose(picture.planes[0], candidates, luma_past)
         full = np.zeros(height * width, dtype=np.int64)
         full[luma_past.index] = luma_choice
         chroma_choice = full.reshape(height, width)[::2, ::2][:chroma_height, :chroma_width].reshape(-1)
@@ -324,10 +329,13 @@ class PatchedResidual:
                 values = np.zeros(vectors.count, dtype=np.int32)
                 for number, anchor in enumerate(candidates):
                     take = np.nonzero(choice == number)[0]
-                    if len(take):
-                        values.reshape(-1)[vectors.index[take]] = sample(
-                            anchor.reference(index, patched), *vectors.at(take)
-                        )
+                    if not len(take):
+                        continue
+                    if index == 0 and not patched and number == 0 and latest is not None:
+                        found = latest[take]  # computed while choosing the references
+                    else:
+                        found = sample(anchor.reference(index, patched), *vectors.at(take))
+                    values.reshape(-1)[vectors.index[take]] = found
                 pair.append(values.reshape(vectors.shape))
             results.append(pair)
         if future is not None and ahead_covered.any():
@@ -349,12 +357,13 @@ class PatchedResidual:
                 flat[vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
 
     @staticmethod
-    def _choose(y: np.ndarray, candidates: list[Picture], vectors: Vectors) -> np.ndarray:
+    def _choose(y: np.ndarray, candidates: list[Picture], vectors: Vectors) -> tuple[np.ndarray, np.ndarray | None]:
         """Per covered luma pixel, the number of the candidate that best predicts its 8 x 8 block (most recent
-        first; later candidates are tried only on blocks the first does not predict exactly)."""
+        first; later candidates are tried only on blocks the first does not explain), and the first candidate's
+        clean luma prediction of those pixels (None when there is nothing to choose)."""
         choice = np.zeros(len(vectors.index), dtype=np.int64)
         if len(candidates) == 1 or not len(vectors.index):
-            return choice
+            return choice, None
         target = y.reshape(-1)[vectors.index]
         width = y.shape[1]
         rows, cols = vectors.index // width, vectors.index % width
@@ -374,27 +383,31 @@ class PatchedResidual:
             better[touched] = total[touched] < best[touched]
             best = np.where(better, total, best)
             choice[unsure[better[block[unsure]]]] = number
-        return choice
+        return choice, first
+
+
+@lru_cache(maxsize=16)
+def _pixel_cells(height: int, width: int, cell: int, columns: int) -> np.ndarray:
+    """Flat index of the motion cell (``columns`` per row) of every pixel of a ``height`` x ``width`` plane."""
+    rows = np.arange(height) // cell
+    cols = np.arange(width) // cell
+    return (rows[:, None] * columns + cols[None, :]).reshape(-1)
 
 
 class Vectors:
     """The covered pixels of one plane and their vectors (quarter pels), as flat arrays."""
 
     def __init__(self, grid, covered, height: int, width: int, factor: int, subpel: bool):
-        cell = GRID // factor
-        mask = expand(covered, cell, height, width).reshape(-1)
+        cells = _pixel_cells(height, width, GRID // factor, covered.shape[1])
         self.shape = (height, width)
-        self.index = np.nonzero(mask)[0]
+        self.index = np.nonzero(covered.reshape(-1).take(cells))[0]
         self.count = height * width
-        flow = expand(grid, cell, height, width).reshape(-1, 2)[self.index]
+        flow = grid.reshape(-1, 2)[cells.take(self.index)]
         if not subpel:
             step = 4 if factor == 1 else 8
             flow = (flow // step) * step
-        self.x, self.y = self.index % width, self.index // width
-        self.qx, self.qy = flow[:, 0], flow[:, 1]
+        self.data = np.stack([self.index % width, self.index // width, flow[:, 0], flow[:, 1]])  # x, y, qx, qy
 
     def at(self, take: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """(x, y, qx, qy) of all covered pixels or of the ``take`` subset."""
-        if take is None:
-            return self.x, self.y, self.qx, self.qy
-        return self.x[take], self.y[take], self.qx[take], self.qy[take]
+        return tuple(self.data if take is None else self.data[:, take])
