@@ -286,7 +286,7 @@ class PatchedResidual:
     def _emulate(self, picture: Picture, vectors, intra: bool, past: list[Picture], future: Picture | None) -> None:
         height, width = picture.planes[0].shape
         if intra:
-            picture.patched = tuple((128 + p - neighbour_dc(p)).astype(np.int32) for p in picture.planes)
+            picture.patched = tuple(np.clip(128 + p - neighbour_dc(p), 0, 255).astype(np.int32) for p in picture.planes)
             return
         flow, past_covered = vector_grid(vectors, height, width, future=False)
         ahead, ahead_covered = vector_grid(vectors, height, width, future=True)
@@ -304,7 +304,7 @@ class PatchedResidual:
             else:
                 inter_value = 128 + error
             intra_value = 128 + plane - neighbour_dc(plane)
-            patched.append(np.where(mask, inter_value, intra_value).astype(np.int32))
+            patched.append(np.clip(np.where(mask, inter_value, intra_value), 0, 255).astype(np.int32))
         picture.patched = tuple(patched)
 
     def _predict(self, picture, anchors, past, past_covered, ahead, ahead_covered, future):
