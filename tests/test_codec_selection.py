@@ -1,4 +1,8 @@
-"""Codec saliency and selection on synthetic videos whose ground truth the tests know."""
+"""Codec saliency and selection on synthetic videos whose ground truth the tests know.
+
+These run the ``robust`` profile (the scoring made for synthetic clips); the reference profile is measured on real
+footage in test_codec_reference.py and test_codec_real.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,14 @@ import numpy as np
 import pytest
 from media import cells_touching, moving_object_clip, static_clip, write_video
 
-from ov_vlm.codec import CodecSettings, select_patches
+from ov_vlm.codec import CodecSettings
+from ov_vlm.codec import select_patches as select_default
+
+
+def select_patches(video, **settings):
+    """The robust profile unless a test asks for another."""
+    return select_default(video, **{"profile": "robust", **settings})
+
 
 CANVAS, PATCH = 224, 16  # identity letterbox for 224 x 224 clips: canvas cells are frame cells
 CELLS = CANVAS // PATCH
@@ -63,6 +74,28 @@ def test_camera_pan_is_compensated_and_the_object_still_found(clips):
     assert on_track_share(clip, raw) < on_track_share(clip, compensated) - 0.1  # without it the pan wins
     for model in ("similarity", "affine"):
         assert on_track_share(clip, select_track_budget(clip, compensation=model)) >= 0.8
+
+
+def test_robust_profile_keeps_the_object_through_a_camera_pan_where_the_reference_scoring_drifts(clips):
+    """What the robust profile buys on synthetic footage: entering-cell masking and floors keep a pan's border
+    and coding noise out of the picks."""
+    clip = clips["pan"]
+    robust = on_track_share(clip, select_track_budget(clip))
+    reference = on_track_share(clip, select_track_budget(clip, profile="reference"))
+    assert robust >= 0.8 and robust > reference
+
+
+def test_robust_profile_is_one_setting():
+    robust = CodecSettings(profile="robust")
+    assert (robust.mv_floor, robust.residual_floor, robust.min_saliency, robust.static_fallback) == (
+        1.0,
+        6.0,
+        0.02,
+        True,
+    )
+    reference = CodecSettings()
+    assert reference.profile == "reference" and reference.min_saliency == 0.0 and reference.static_fallback is False
+    assert reference.replace(profile="robust") == robust and robust.replace(profile="reference") == reference
 
 
 def test_hevc_goes_through_the_h264_transcode(clips):
@@ -182,3 +215,21 @@ def test_settings_reject_unknown_and_invalid_values():
         CodecSettings(canvas=500)
     with pytest.raises(ValueError, match="block"):
         CodecSettings(block=3)
+
+
+def test_reference_profile_takes_every_camera_model(clips):
+    picks = {
+        model: select_patches(clips["pan"].path, canvas=CANVAS, patch=PATCH, profile="reference", compensation=model)
+        for model in ("median", "similarity", "none")
+    }
+    assert all(selection.meta["K"] == 8 * CELLS * CELLS for selection in picks.values())
+    assert not np.array_equal(picks["median"].selection_order, picks["none"].selection_order)
+
+
+def test_residual_window_trades_the_drift_chain_for_speed(clips):
+    path = clips["h264"].path
+    full = select_patches(path, canvas=CANVAS, patch=PATCH, profile="reference")
+    wide = select_patches(path, canvas=CANVAS, patch=PATCH, profile="reference", residual_window=1000)
+    short = select_patches(path, canvas=CANVAS, patch=PATCH, profile="reference", residual_window=1, frames=16)
+    assert np.array_equal(full.selection_order, wide.selection_order)
+    assert short.meta["K"] == full.meta["K"] and short.meta["settings"]["residual_window"] == 1

@@ -6,14 +6,26 @@ import argparse
 import sys
 from pathlib import Path
 
-from ov_vlm.codec.settings import COMPENSATIONS, FIRST_FRAME, IMAGE_FORMATS, TOPK_MODES, CodecSettings, parse_budget
+from ov_vlm.codec.settings import (
+    COMPENSATIONS,
+    FIRST_FRAME,
+    IMAGE_FORMATS,
+    PROFILES,
+    TOPK_MODES,
+    CodecSettings,
+    parse_budget,
+)
 
 EPILOG = """examples:
   ov-vlm codec clip.mp4 --out codec_out --viz
   ov-vlm codec videos/ more.txt --out codec_out --workers 4 --budget 0.125
   ov-vlm codec clip.mp4 --out codec_out --budget auto --block 2 --image-format png
+  ov-vlm codec videos/ --out shared/codec --shard 3/16            # one of 16 cluster jobs (also from
+                                                                  # SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)
+  ov-vlm codec --merge-index shared/codec                         # join the shards' indexes afterwards
 Each video gets its own folder (mosaic_*.jpg, positions_thw.npy, frame_ids.npy, visidx_thw.npy, meta.json);
-finished folders are skipped on re-runs; failures are listed in OUT/failures.txt."""
+finished folders are skipped on re-runs; failures are listed in OUT/failures.txt (per shard:
+OUT/index-I-of-N.jsonl and OUT/failures-I-of-N.txt)."""
 
 
 def _budget(text: str):
@@ -32,8 +44,26 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR_OR_LIST", help="video files, folders, .txt lists")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (one sub-folder per video)")
+    parser.add_argument("inputs", nargs="*", metavar="VIDEO_OR_DIR_OR_LIST", help="video files, folders, .txt lists")
+    parser.add_argument("--out", type=Path, help="output folder (one sub-folder per video)")
+    parser.add_argument(
+        "--shard",
+        help="process shard I of N (I/N, 0-based) of the inputs; default from SLURM_ARRAY_TASK_ID/"
+        "SLURM_ARRAY_TASK_COUNT or RANK/WORLD_SIZE when set",
+    )
+    parser.add_argument("--merge-index", type=Path, metavar="OUT", help="join the shard indexes of OUT and exit")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=defaults.profile,
+        help="reference: the reference stage-1 scoring (default); robust: the earlier scoring for synthetic clips",
+    )
+    parser.add_argument(
+        "--residual-window",
+        type=int,
+        default=None,
+        help="reference profile: emulate the residual only this many frames before each sampled frame (faster)",
+    )
     parser.add_argument("--frames", type=int, default=defaults.frames, help="frames sampled uniformly (default 64)")
     parser.add_argument("--canvas", type=int, default=defaults.canvas, help="square letterbox canvas (default 576)")
     parser.add_argument("--patch", type=int, default=defaults.patch, help="patch size on the canvas (default 16)")
@@ -60,11 +90,34 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ov_vlm.codec.batch import run_batch
+def merge(out: Path) -> int:
+    from ov_vlm.codec.batch import merge_indexes
 
     try:
+        report = merge_indexes(out)
+    except ValueError as error:
+        print(f"ov-vlm codec: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"codec: merged {len(report.outcomes)} video(s) into {out / 'index.jsonl'}: {report.count('done')} done, "
+        f"{report.count('skipped')} already done, {report.count('failed')} failed"
+    )
+    return 1 if report.failures else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from ov_vlm.codec.batch import parse_shard, run_batch, shard_from_environment
+
+    if args.merge_index is not None:
+        return merge(args.merge_index)
+    if not args.inputs or args.out is None:
+        print("ov-vlm codec: give input videos and --out (or --merge-index OUT)", file=sys.stderr)
+        return 2
+    try:
+        shard = parse_shard(args.shard) if args.shard else shard_from_environment()
         settings = CodecSettings(
+            profile=args.profile,
+            residual_window=args.residual_window,
             frames=args.frames,
             canvas=args.canvas,
             patch=args.patch,
@@ -75,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             topk=args.topk,
             buckets=args.buckets,
             compensation=args.compensation,
-            static_fallback=not args.no_static_fallback,
+            static_fallback=False if args.no_static_fallback else None,
             image_format=args.image_format,
             jpeg_quality=args.jpeg_quality,
             threads=args.threads,
@@ -84,7 +137,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"ov-vlm codec: {error}", file=sys.stderr)
         return 2
     report = run_batch(
-        args.inputs, args.out, settings, workers=args.workers, viz=args.viz, force=args.force, progress=not args.quiet
+        args.inputs,
+        args.out,
+        settings,
+        workers=args.workers,
+        viz=args.viz,
+        force=args.force,
+        progress=not args.quiet,
+        shard=shard,
     )
     for failure in report.failures:
         print(f"FAILED {failure.reason}", file=sys.stderr)

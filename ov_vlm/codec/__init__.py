@@ -1,7 +1,8 @@
-"""Codec patchification on stock PyAV: motion vectors + residual proxy -> saliency -> top-K patches -> mosaics.
+"""Codec patchification on stock PyAV: motion vectors + estimated residual -> saliency -> top-K patches -> mosaics.
 
 from ov_vlm.codec import select_patches
 selection = select_patches("clip.mp4")            # reference defaults: 64 frames, 576 canvas, patch 16, K=10368
+selection = select_patches("clip.mp4", profile="robust")  # the earlier, faster scoring made for synthetic clips
 selection.positions, selection.mosaics, selection.meta
 selection.save("out/clip")                         # mosaic_*.jpg, positions_thw.npy, frame_ids.npy, meta.json
 """

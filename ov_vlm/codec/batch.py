@@ -4,6 +4,11 @@ Every input video gets one output folder with a stable name (``<stem>-<hash of i
 is complete and was made with the same settings is skipped, so an interrupted run resumes where it stopped. A video
 that fails is recorded with its reason in ``failures.txt`` while the others carry on; ``index.jsonl`` maps every
 video to its folder and status.
+
+Sharding (``shard=(I, N)``): a deterministic 1/N of the inputs (by a hash of each path, so every node agrees
+without a coordinator) goes to shard I; all shards write into one output folder, each with its own
+``index-I-of-N.jsonl`` and ``failures-I-of-N.txt``; `merge_indexes` joins them into ``index.jsonl`` and
+``failures.txt``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Outcome:
 class BatchReport:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    failures_file: str = FAILURES_FILE
 
     def count(self, status: str) -> int:
         return sum(outcome.status == status for outcome in self.outcomes)
@@ -63,7 +69,7 @@ class BatchReport:
             f"{self.count('failed')} failed in {self.seconds:.1f} s ({rate:.2f} videos/s); outputs in {out_root}"
         )
         if self.failures:
-            line += f"; failures listed in {out_root / FAILURES_FILE}"
+            line += f"; failures listed in {out_root / self.failures_file}"
         return line
 
 
@@ -93,6 +99,73 @@ def collect_videos(items: Iterable[str | Path]) -> tuple[list[Path], list[Outcom
             missing.append(Outcome(str(path), "failed", f"{path}: no such file or directory"))
     unique = list(dict.fromkeys(p.resolve() for p in videos))
     return unique, missing
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` (0 <= I < N) -> (I, N)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like I/N (e.g. 0/8), got {text!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"shard I/N needs 0 <= I < N, got {text!r}")
+    return index, count
+
+
+def shard_from_environment(environ: dict | None = None) -> tuple[int, int] | None:
+    """(I, N) from a SLURM job array (``SLURM_ARRAY_TASK_ID`` - ``SLURM_ARRAY_TASK_MIN`` of
+    ``SLURM_ARRAY_TASK_COUNT``) or from ``RANK`` / ``WORLD_SIZE``; None when neither is set."""
+    env = os.environ if environ is None else environ
+    if env.get("SLURM_ARRAY_TASK_ID") and env.get("SLURM_ARRAY_TASK_COUNT"):
+        index = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0") or 0)
+        return parse_shard(f"{index}/{int(env['SLURM_ARRAY_TASK_COUNT'])}")
+    if env.get("RANK") and env.get("WORLD_SIZE"):
+        return parse_shard(f"{int(env['RANK'])}/{int(env['WORLD_SIZE'])}")
+    return None
+
+
+def in_shard(video: str | Path, shard: tuple[int, int] | None) -> bool:
+    """Whether ``video`` belongs to ``shard`` (a stable hash of its path, not of the input list)."""
+    if shard is None:
+        return True
+    index, count = shard
+    return int(hashlib.sha1(str(video).encode()).hexdigest(), 16) % count == index
+
+
+def record_names(shard: tuple[int, int] | None) -> tuple[str, str]:
+    """(index file, failures file) of a run: plain names, or per-shard names."""
+    if shard is None:
+        return INDEX_FILE, FAILURES_FILE
+    index, count = shard
+    return f"index-{index}-of-{count}.jsonl", f"failures-{index}-of-{count}.txt"
+
+
+def merge_indexes(out_root: str | Path) -> BatchReport:
+    """Join the shards' index files of ``out_root`` into ``index.jsonl`` and ``failures.txt``.
+
+    Raises ValueError when shards of different counts are mixed or some shard's index is missing.
+    """
+    out_root = Path(out_root)
+    files = sorted(out_root.glob("index-*-of-*.jsonl"))
+    if not files:
+        raise ValueError(f"{out_root}: no shard index files (index-I-of-N.jsonl)")
+    found = {tuple(int(x) for x in re.fullmatch(r"index-(\d+)-of-(\d+)\.jsonl", f.name).groups()) for f in files}
+    counts = {count for _, count in found}
+    if len(counts) != 1:
+        raise ValueError(f"{out_root}: shard index files of different shard counts {sorted(counts)}")
+    count = counts.pop()
+    missing = sorted(set(range(count)) - {index for index, _ in found})
+    if missing:
+        raise ValueError(f"{out_root}: shard index missing for shard(s) {missing} of {count}")
+    outcomes: dict[str, Outcome] = {}
+    for file in files:
+        for line in file.read_text().splitlines():
+            if line.strip():
+                outcome = Outcome(**json.loads(line))
+                outcomes[outcome.video] = outcome
+    report = BatchReport(outcomes=list(outcomes.values()))
+    _write_records(out_root, report, None)
+    return report
 
 
 def folder_name(video: Path) -> str:
@@ -141,12 +214,16 @@ def run_batch(
     viz: bool = False,
     force: bool = False,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> BatchReport:
-    """Process every input video; write ``failures.txt`` and ``index.jsonl`` under ``out_root``."""
+    """Process every input video (of ``shard`` only, when given); write the index and failures files under
+    ``out_root`` (per-shard names with a shard)."""
     started = time.perf_counter()
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     videos, outcomes = collect_videos(inputs)
+    videos = [video for video in videos if in_shard(video, shard)]
+    outcomes = [outcome for outcome in outcomes if in_shard(outcome.video, shard)]
     workers = max(1, min(workers, len(videos) or 1))
     if workers > 1 and settings.threads == 0:
         settings = settings.replace(threads=max(1, (os.cpu_count() or 1) // workers))
@@ -163,17 +240,18 @@ def run_batch(
                 outcomes.append(future.result())
                 bar.update()
     bar.close()
-    report = BatchReport(outcomes=outcomes, seconds=time.perf_counter() - started)
-    _write_records(out_root, report)
+    report = BatchReport(outcomes, time.perf_counter() - started, record_names(shard)[1])
+    _write_records(out_root, report, shard)
     return report
 
 
-def _write_records(out_root: Path, report: BatchReport) -> None:
-    failures = out_root / FAILURES_FILE
+def _write_records(out_root: Path, report: BatchReport, shard: tuple[int, int] | None) -> None:
+    index_name, failures_name = record_names(shard)
+    failures = out_root / failures_name
     if report.failures:
         failures.write_text("".join(f"{o.video}\t{o.reason}\n" for o in report.failures))
     elif failures.exists():
         failures.unlink()
-    with (out_root / INDEX_FILE).open("w") as index:
+    with (out_root / index_name).open("w") as index:
         for outcome in sorted(report.outcomes, key=lambda o: o.video):
             index.write(json.dumps(asdict(outcome)) + "\n")

@@ -18,7 +18,7 @@ from .pipeline import select_patches
 from .result import CodecSelection, is_complete
 from .settings import CodecSettings
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: reference profile by default, single-threaded analysis decode
 _CHUNK = 1 << 20
 
 

@@ -1,4 +1,6 @@
-"""Per-frame motion signals from stock PyAV: the motion-vector grid, camera-motion compensation, and a residual proxy.
+"""Per-frame motion signals of the ``robust`` profile: the motion-vector grid, camera-motion compensation and a
+residual proxy (the default ``reference`` profile uses `reference` and `residual`;
+it shares `compensate` for similarity / affine camera models).
 
 The motion-vector grid has one cell per 8 x 8 pixels (the reference uses 4 x 4; 8 x 8 halves the analysis cost and
 is still finer than a 16-px canvas patch): each exported vector covers the cells of its block with ``src - dst``

@@ -1,7 +1,10 @@
 """`select_patches`: video -> sampled frames -> motion signals -> saliency -> top-K -> mosaics and positions.
 
-Streaming: frames are decoded once in display order and only the sampled ones are analysed; what is kept per
-sampled frame is its patch scores and its letterboxed RGB canvas, never the decoded video.
+Streaming: frames are decoded once in display order (one decoding thread, so the picks never depend on
+threading); what is kept per sampled frame is its patch scores and its letterboxed RGB canvas, never the decoded
+video. The ``reference`` profile (default) scores as the reference stage 1 does, with the patched-decoder residual
+estimated on every anchor frame (`residual`, `reference`); the ``robust`` profile analyses only the sampled frames
+with the motion grid and residual proxy of `motion`.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from . import reference
 from .errors import CodecError
 from .motion import MOVING_MV, MOVING_RESIDUAL, motion_field, residual_proxy
 from .packing import pack, temporal_slots
+from .residual import PatchedResidual, ResidualOptions
 from .result import CodecSelection
 from .saliency import CanvasGeometry, fuse, normalise, patch_scores
 from .selection import select
@@ -27,6 +32,8 @@ EIGHT_BIT_LUMA_FIRST = frozenset(
     {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "nv12", "nv21", "gray"}
 )
 B_FRAME = 3
+PICTURE_KINDS = {1: "I", 2: "P", 3: "B"}
+PLANAR_420 = frozenset({"yuv420p", "yuvj420p"})
 
 
 def sample_frame_ids(num_frames: int, count: int) -> np.ndarray:
@@ -120,10 +127,17 @@ def analyse_frame(
     )
 
 
-def select_patches(video: str | Path, settings: CodecSettings | None = None, **overrides) -> CodecSelection:
+def select_patches(
+    video: str | Path,
+    settings: CodecSettings | None = None,
+    *,
+    residual_options: ResidualOptions | None = None,
+    **overrides,
+) -> CodecSelection:
     """Codec-salient patches of ``video`` as mosaics + (t, h, w) positions, all in memory.
 
     ``settings`` is a `CodecSettings`; keyword ``overrides`` replace single fields (unknown names raise).
+    ``residual_options`` switches ingredients of the reference profile's residual estimate (ablations).
     Raises `CodecError` (one line naming the file and the reason) when the video cannot be used.
     """
     settings = (settings or CodecSettings()).replace(**overrides) if overrides else (settings or CodecSettings())
@@ -132,7 +146,11 @@ def select_patches(video: str | Path, settings: CodecSettings | None = None, **o
     with VideoSource(path, max_side=settings.canvas, threads=settings.threads) as source:
         info = source.info
         geometry = CanvasGeometry.fit(info.height, info.width, settings.canvas, settings.patch)
-        sampled = _analyse_sampled(source, sample_frame_ids(info.num_frames, settings.frames), geometry, settings)
+        frame_ids = sample_frame_ids(info.num_frames, settings.frames)
+        if settings.profile == "robust":
+            sampled = _analyse_sampled(source, frame_ids, geometry, settings)
+        else:
+            sampled = _analyse_reference(source, frame_ids, geometry, settings, residual_options)
         decode_errors = list(source.decode_errors)
     if sampled is None:
         raise CodecError(path, "no decodable video frames" + (f" ({decode_errors[0]})" if decode_errors else ""))
@@ -245,4 +263,136 @@ def _analyse_sampled(
         for t in missing:
             scores[t], moving[t], frame_ids[t] = result.scores, result.moving_share, index
             canvases[t] = canvases[missing[0]]
+    return SampledFrames(scores, canvases, moving, frame_ids, decoded, len(missing), with_vectors)
+
+
+def yuv420_planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """Y, U, V of an 8-bit 4:2:0 frame (converted from any other format): uint8 views / copies."""
+    if frame.format.name not in PLANAR_420:
+        frame = frame.reformat(format="yuv420p")
+    sizes = ((frame.height, frame.width), ((frame.height + 1) // 2, (frame.width + 1) // 2))
+    planes = []
+    for index, plane in enumerate(frame.planes[:3]):
+        height, width = sizes[min(index, 1)]
+        data = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        planes.append(data[:height, :width])
+    return planes
+
+
+def reference_scores(
+    grid: np.ndarray, residual: np.ndarray | None, geometry: CanvasGeometry, settings: CodecSettings
+) -> np.ndarray:
+    """Patch scores of one frame from its whole-pel MV grid and ``|Y_res - 128|`` (codec.md §2.3-§2.6)."""
+    motion = reference.motion_energy(grid, settings.compensation, settings.mv_percentile, settings.mv_floor)
+    res = (
+        None
+        if residual is None
+        else reference.normalise(residual, settings.residual_percentile, settings.residual_floor)
+    )
+    return reference.letterbox_scores(
+        reference.fused_map(motion, res, settings.mv_weight, settings.residual_weight), geometry
+    )
+
+
+def _moving_share(grid: np.ndarray, residual: np.ndarray | None) -> float:
+    """Share of 4 x 4 cells with a compensated vector >= MOVING_MV or a residual pixel >= MOVING_RESIDUAL."""
+    vx, vy = grid[..., 0] - np.median(grid[..., 0]), grid[..., 1] - np.median(grid[..., 1])
+    moving = np.hypot(vx, vy) >= MOVING_MV
+    if residual is not None:
+        rows, cols = moving.shape
+        padded = np.zeros((rows * 4, cols * 4), dtype=bool)
+        padded[: residual.shape[0], : residual.shape[1]] = residual >= MOVING_RESIDUAL
+        moving |= padded.reshape(rows, 4, cols, 4).any(axis=(1, 3))
+    return float(moving.mean())
+
+
+def _analyse_reference(
+    source: VideoSource,
+    frame_ids: np.ndarray,
+    geometry: CanvasGeometry,
+    settings: CodecSettings,
+    options: ResidualOptions | None,
+) -> SampledFrames | None:
+    """Decode once in display order, emulating the patched decoder on every anchor and on the sampled frames.
+
+    Slots that repeat a frame id copy its results; slots past the end of a truncated stream reuse the last frame.
+    """
+    count, cells = len(frame_ids), geometry.cells
+    scores = np.zeros((count, cells, cells), dtype=np.float32)
+    canvases = np.zeros((count, geometry.canvas, geometry.canvas, 3), dtype=np.uint8)
+    moving = np.zeros(count, dtype=np.float64)
+    filled = np.zeros(count, dtype=bool)
+    wanted: dict[int, list[int]] = defaultdict(list)
+    for t, frame_id in enumerate(frame_ids.tolist()):
+        wanted[frame_id].append(t)
+    last_wanted = max(wanted)
+    use_residual = settings.residual_weight > 0
+    emulator = PatchedResidual(options) if use_residual else None
+    grids: dict[int, np.ndarray] = {}  # sampled frames' MV grids until their residual is ready
+    shares: dict[int, float] = {}
+    decoded = with_vectors = 0
+    last_index = -1
+
+    def finish(index: int, residual: np.ndarray | None) -> None:
+        """Score a sampled frame once its residual is known and fill its slots."""
+        slots = wanted[index]
+        result = reference_scores(grids.pop(index), residual, geometry, settings)
+        share = shares.pop(index)
+        for t in slots:
+            scores[t], moving[t], filled[t] = result, share, True
+            if t != slots[0]:
+                canvases[t] = canvases[slots[0]]
+
+    window = settings.residual_window
+    starts = np.array(sorted(wanted), dtype=np.int64)
+
+    def in_window(index: int) -> bool:
+        """Whether a sampled frame follows ``index`` within ``residual_window`` frames (always, without one)."""
+        if window is None:
+            return True
+        after = np.searchsorted(starts, index)
+        return after < len(starts) and starts[after] - index <= window
+
+    frames = source.frames()
+    try:
+        for index, frame in enumerate(frames):
+            decoded, last_index = index + 1, index
+            side = frame.side_data.get("MOTION_VECTORS")
+            vectors = side.to_ndarray() if side is not None else None
+            is_wanted = index in wanted
+            if is_wanted:
+                grids[index] = reference.whole_pel_grid(vectors, frame.height, frame.width)
+                shares[index] = _moving_share(grids[index], None)
+                with_vectors += vectors is not None and len(vectors) > 0
+                letterboxed_rgb(frame, geometry, out=canvases[wanted[index][0]])
+            if emulator is None:
+                if is_wanted:
+                    finish(index, None)
+            elif not is_wanted and not emulator.waiting and not in_window(index):
+                for key, residual in emulator.skip():
+                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
+                    finish(key, residual)
+            else:
+                kind = PICTURE_KINDS.get(int(frame.pict_type), "P")
+                for key, residual in emulator.push(index, yuv420_planes(frame), vectors, kind, is_wanted):
+                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
+                    finish(key, residual)
+            if index >= last_wanted:
+                break
+    finally:
+        frames.close()
+    if emulator is not None:
+        for key, residual in emulator.flush():
+            finish(key, residual)
+    if last_index < 0:
+        return None
+    frame_ids = frame_ids.copy()
+    missing = np.nonzero(~filled)[0]
+    if len(missing):  # the stream holds fewer frames than its packets promised: use its last analysed frame
+        done = np.nonzero(filled)[0]
+        source_t = done[-1] if len(done) else None
+        for t in missing:
+            if source_t is not None:
+                scores[t], moving[t], canvases[t] = scores[source_t], moving[source_t], canvases[source_t]
+                frame_ids[t] = frame_ids[source_t]
     return SampledFrames(scores, canvases, moving, frame_ids, decoded, len(missing), with_vectors)

@@ -12,12 +12,26 @@ TOPK_MODES = ("global", "bucket")
 FIRST_FRAME = ("full", "none")
 IMAGE_FORMATS = ("jpg", "png")
 MIN_AUTO_RATIO, MAX_AUTO_RATIO = 0.031, 0.25
+PROFILES = ("reference", "robust")
+# settings whose default depends on the profile: (reference, robust)
+PROFILE_DEFAULTS = {
+    "mv_floor": (1e-6, 1.0),
+    "residual_floor": (1.0, 6.0),
+    "min_saliency": (0.0, 0.02),
+    "static_fallback": (False, True),
+}
 RUNTIME_ONLY = frozenset({"threads"})
 
 
 @dataclass(frozen=True)
 class CodecSettings:
     """How a video becomes K salient patches, mosaics and (t, h, w) positions. Unknown keys raise (`from_dict`).
+
+    profile: ``"reference"`` (default) scores frames as the reference stage 1 does (4 x 4 L0 motion grid in whole
+        pixels, median compensation, P95, and a residual estimated as the patched decoder's picture: see
+        `ov_vlm.codec.residual`); ``"robust"`` is the earlier ov-vlm scoring made for synthetic clips (8-px grid,
+        L1-only motion, normaliser floors, entering-cell masking, ``min_saliency`` filling, best-of-references
+        residual proxy). Settings left as None take the profile's default (``PROFILE_DEFAULTS``).
 
     frames: frames sampled uniformly over the whole video (``floor(linspace(0, N-1, frames))``).
     canvas: side of the square letterbox canvas the frames are placed on (pixels).
@@ -32,18 +46,24 @@ class CodecSettings:
     compensation: camera-motion compensation of the MVs: median (reference), similarity, affine or none.
     mv_weight, residual_weight: fusion weights (1:1 in the reference).
     mv_percentile, residual_percentile: per-frame normalisers (P95 in the reference).
-    mv_floor, residual_floor: lower bounds of those normalisers: 1 px and 6 grey levels, so that coding noise in a
-        still frame is not stretched to full saliency (the reference, with an exact residual, uses 1e-6 and 1).
-    static_fallback: keep uniformly spaced whole frames when the clip shows no motion.
+    mv_floor, residual_floor: lower bounds of those normalisers (reference 1e-6 and 1; robust 1 px and 6 grey
+        levels, so that coding noise in a still frame is not stretched to full saliency).
+    static_fallback: keep uniformly spaced whole frames when the clip shows no motion (robust only by default).
     static_threshold: share of moving grid cells (|MV| >= 0.5 px or residual >= 8 grey levels) below which a
         clip counts as static.
     auto_mass: share of the saliency mass ``budget="auto"`` covers.
-    min_saliency: cells whose saliency is below this share of a fully salient cell count as not salient (0); once
-        the salient cells are used up, the rest of the budget goes to whole frames spread over the clip.
+    min_saliency: (reference 0, robust 0.02) cells whose saliency is below this share of a fully salient cell
+        count as not salient (0); once the salient cells are used up, the rest of the budget goes to whole frames
+        spread over the clip.
+    residual_window: reference profile only: emulate the patched decoder only on the frames at most this many
+        frames before a sampled frame, starting each chain afresh (None: every anchor frame, as the reference's
+        decoder does). Faster on long videos, at some cost in fidelity (docs/benchmarks.md).
     image_format, jpeg_quality: how mosaics are written by ``save`` (PNG is lossless).
-    threads: decoder threads (0 = FFmpeg's choice).
+    threads: threads of the transcode (0 = FFmpeg's choice); the analysis decode is single-threaded, so the
+        selection is the same for any value (it is not part of the output key).
     """
 
+    profile: str = "reference"
     frames: int = 64
     canvas: int = 576
     patch: int = 16
@@ -58,20 +78,26 @@ class CodecSettings:
     residual_weight: float = 1.0
     mv_percentile: float = 95.0
     residual_percentile: float = 95.0
-    mv_floor: float = 1.0
-    residual_floor: float = 6.0
-    static_fallback: bool = True
+    mv_floor: float | None = None
+    residual_floor: float | None = None
+    static_fallback: bool | None = None
     static_threshold: float = 0.002
     auto_mass: float = 0.8
-    min_saliency: float = 0.02
+    min_saliency: float | None = None
     image_format: str = "jpg"
     jpeg_quality: int = 95
+    residual_window: int | None = None
     threads: int = 0
     _extra: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self._extra:
             raise ValueError(f"unknown codec setting(s) {sorted(self._extra)}; known: {', '.join(self.names())}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        for name, values in PROFILE_DEFAULTS.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, values[PROFILES.index(self.profile)])
         cells = self.cells_per_side
         weights_ok = self.mv_weight >= 0 and self.residual_weight >= 0 and self.mv_weight + self.residual_weight > 0
         checks = [
@@ -101,6 +127,10 @@ class CodecSettings:
             ),
             (1 <= self.jpeg_quality <= 100, f"jpeg_quality must lie in [1, 100], got {self.jpeg_quality}"),
             (self.threads >= 0, f"threads must be >= 0, got {self.threads}"),
+            (
+                self.residual_window is None or self.residual_window >= 0,
+                f"residual_window must be >= 0 or None, got {self.residual_window}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -130,7 +160,14 @@ class CodecSettings:
         return cls(**{k: v for k, v in values.items() if k in known}, _extra=extra)
 
     def replace(self, **changes: Any) -> CodecSettings:
-        return CodecSettings.from_dict({**self.to_dict(), **changes})
+        """A copy with ``changes``; a new ``profile`` brings its own defaults for settings left at the old one's."""
+        values = self.to_dict()
+        if changes.get("profile", self.profile) != self.profile:
+            old = PROFILES.index(self.profile)
+            for name, defaults in PROFILE_DEFAULTS.items():
+                if values[name] == defaults[old]:
+                    values[name] = None
+        return CodecSettings.from_dict({**values, **changes})
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.names()}

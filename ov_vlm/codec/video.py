@@ -101,7 +101,7 @@ def transcode_to_h264(
     With ``max_side``, frames larger than that are scaled down (aspect kept, even sizes): the analysis runs on a
     canvas of that size anyway, so full resolution would only cost time.
     """
-    written = 0
+    written = muxed = 0
     with contextlib.closing(_open(source)) as container:
         stream = _video_stream(container, source)
         stream.thread_type = "AUTO"
@@ -111,22 +111,42 @@ def transcode_to_h264(
         scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
         out_w, out_h = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
         with av.open(str(target), mode="w") as output:
-            rate = stream.average_rate or Fraction(25)
+            rate = _frame_rate(stream)
             encoder = output.add_stream("libx264", rate=rate)
             encoder.width, encoder.height, encoder.pix_fmt = out_w, out_h, "yuv420p"
+            encoder.time_base = 1 / rate
             encoder.options = dict(TRANSCODE_OPTIONS)
             encoder.codec_context.thread_count = threads
             for frame in _decode_frames(container, stream, source, errors):
                 frame = frame.reformat(width=out_w, height=out_h, format="yuv420p")
-                frame.pts = None
-                for packet in encoder.encode(frame):
-                    output.mux(packet)
+                # frames renumbered 0, 1, 2... in the encoder's 1/rate time base: source timestamps (VP9 WebM at
+                # 1/1000, AV1 MKV, edit lists) need not map to strictly increasing encoder ticks
+                frame.pts, frame.time_base = written, encoder.time_base
+                muxed = _mux_in_order(output, encoder, encoder.encode(frame), muxed)
                 written += 1
-            for packet in encoder.encode():
-                output.mux(packet)
+            _mux_in_order(output, encoder, encoder.encode(), muxed)
     if written == 0:
         raise CodecError(source, "no decodable video frames")
     return written
+
+
+def _mux_in_order(output, encoder, packets, muxed: int) -> int:
+    """Mux packets numbered 0, 1, 2... (no B-frames: decode order is display order), whatever timestamps the
+    threaded encoder gave them; returns the next number."""
+    for packet in packets:
+        packet.pts = packet.dts = muxed
+        packet.time_base = encoder.time_base
+        output.mux(packet)
+        muxed += 1
+    return muxed
+
+
+def _frame_rate(stream) -> Fraction:
+    """A plausible constant frame rate for the transcode (25 when the stream does not say)."""
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate and 1 <= float(rate) <= 240:
+            return Fraction(rate).limit_denominator(1001)
+    return Fraction(25)
 
 
 def _decode_frames(container, stream, path: Path, errors: list[str] | None = None) -> Iterator[av.VideoFrame]:
@@ -210,11 +230,9 @@ class VideoSource:
             stream = _video_stream(container, self._analysed)
             if export_mvs:
                 stream.codec_context.options = {"flags2": "+export_mvs"}
-            if self.threads == 1:
-                stream.thread_type = "NONE"
-            else:
-                stream.thread_type = "AUTO"
-                stream.codec_context.thread_count = self.threads
+            # one decoding thread: frame-threaded decoding gave run-to-run differences in the picks on real
+            # B-frame clips, so ``threads`` only drives the transcode (the output never depends on it)
+            stream.thread_type = "NONE"
             yield from _decode_frames(container, stream, self.path, self.decode_errors)
 
     def close(self) -> None:

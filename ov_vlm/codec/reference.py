@@ -1,0 +1,71 @@
+"""Per-frame saliency as the reference stage 1 computes it (codec.md §2.3-§2.6), on stock-PyAV signals.
+
+Motion: L0 vectors in whole pixels (``src - dst``) on the 4 x 4 grid, minus the frame's median vector, magnitude,
+divided by its P95 (floor 1e-6), nearest-neighbour upsampled. Residual: ``|Y - 128|`` of the (estimated) patched
+picture divided by its P95 (floor 1). Fused as the weighted mean, resized (bilinear) onto the letterbox content box
+and summed per patch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .motion import compensate
+from .residual import GRID, expand, paint_cells
+from .saliency import CanvasGeometry
+
+MV_FLOOR, RESIDUAL_FLOOR = 1e-6, 1.0  # the reference's normaliser floors
+
+
+def whole_pel_grid(vectors: np.ndarray | None, height: int, width: int) -> np.ndarray:
+    """L0 vectors as the reference paints them: float32 [H/4, W/4, 2] of ``src - dst`` in whole pixels."""
+    rows, cols = -(-height // GRID), -(-width // GRID)
+    grid = np.zeros((rows, cols, 2), dtype=np.float32)
+    if vectors is None or len(vectors) == 0:
+        return grid
+    vectors = vectors[vectors["source"] <= 0]
+    if len(vectors) == 0:
+        return grid
+    motion = np.stack([vectors["src_x"] - vectors["dst_x"], vectors["src_y"] - vectors["dst_y"]], axis=1)
+    paint_cells(grid, np.zeros((rows, cols), dtype=bool), vectors, motion.astype(np.float32))
+    return grid
+
+
+def normalise(values: np.ndarray, percentile: float, floor: float) -> np.ndarray:
+    """``clip(values / max(P(values), floor), 0, 1)`` over one frame."""
+    scale = max(float(np.percentile(values, percentile)), floor)
+    return np.clip(values / scale, 0.0, 1.0).astype(np.float32)
+
+
+def motion_energy(grid: np.ndarray, compensation: str, percentile: float, floor: float) -> np.ndarray:
+    """Camera-compensated, normalised MV magnitude on the 4 x 4 grid: the median over all cells (reference), none,
+    or a robust similarity / affine fit (`motion.compensate`)."""
+    vx, vy = grid[..., 0], grid[..., 1]
+    if compensation == "median":
+        vx, vy = vx - np.median(vx), vy - np.median(vy)
+    elif compensation != "none":
+        flow = compensate(grid, np.ones(grid.shape[:2], dtype=bool), compensation)
+        vx, vy = flow[..., 0], flow[..., 1]
+    return normalise(np.sqrt(vx * vx + vy * vy), percentile, floor)
+
+
+def fused_map(motion: np.ndarray, residual: np.ndarray | None, mv_weight: float, residual_weight: float):
+    """Weighted mean of the normalised maps at full frame size (``residual`` may be None: motion only)."""
+    height, width = residual.shape if residual is not None else (motion.shape[0] * GRID, motion.shape[1] * GRID)
+    up = expand(motion, GRID, height, width)
+    if residual is None:
+        return np.clip(up * mv_weight / (mv_weight + residual_weight), 0.0, 1.0).astype(np.float32)
+    fused = (mv_weight * up + residual_weight * residual) / (mv_weight + residual_weight)
+    return np.clip(fused, 0.0, 1.0).astype(np.float32)
+
+
+def letterbox_scores(fused: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
+    """Bilinear resize onto the content box, zero padding, sum per patch: float32 [G, G]."""
+    height, width = geometry.content_height, geometry.content_width
+    image = Image.fromarray(np.ascontiguousarray(fused, dtype=np.float32), mode="F")
+    resized = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    canvas = np.zeros((geometry.canvas, geometry.canvas), dtype=np.float32)
+    canvas[geometry.pad_top : geometry.pad_top + height, geometry.pad_left : geometry.pad_left + width] = resized
+    cells, patch = geometry.cells, geometry.patch
+    return canvas.reshape(cells, patch, cells, patch).sum(axis=(1, 3))
