@@ -126,6 +126,22 @@ def test_modality_length_sampler_is_seeded_and_groups_modalities():
         assert len({modalities[i] for i in first[start : start + 2]}) == 1
 
 
+def test_modality_sampler_makes_each_optimizer_step_one_modality_and_leaves_the_remainder_last():
+    """group = per-device batch 1 x accumulation 2 x 2 processes: 11 text, 9 image and 10 video samples give 6
+    single-modality steps in a seeded random order, then the 3 + 1 + 2 samples left over, mixed."""
+    modalities = ["text"] * 11 + ["image"] * 9 + ["video"] * 10
+    lengths = [(i * 7) % 13 for i in range(len(modalities))]
+    sampler = ModalityLengthGroupedSampler(lengths, modalities, group_size=4, seed=0)
+    order = list(sampler)
+    assert sorted(order) == list(range(len(modalities)))
+    steps = [order[k : k + 4] for k in range(0, 24, 4)]
+    assert all(len({modalities[i] for i in step}) == 1 for step in steps)
+    assert len({modalities[step[0]] for step in steps}) == 3
+    assert sorted(modalities[i] for i in order[24:]) == ["image", "text", "text", "text", "video", "video"]
+    sampler.set_epoch(1)
+    assert list(sampler) != order and list(sampler) == list(sampler)
+
+
 def test_recipes_are_typed_and_overridable(tmp_path):
     recipe, resolved = load_recipe(
         "recipes/tiny/stage2_sft.yaml",

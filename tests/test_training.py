@@ -1,5 +1,6 @@
 """Training under DeepSpeed on CPU (real launchers, gloo): stage 1 -> stage 2, freeze policy, exact resume after
-SIGKILL (ZeRO-2 on 1 process, ZeRO-3 on 2), strict stage hand-off, LoRA train -> merge."""
+SIGKILL (ZeRO-2 on 1 process, ZeRO-3 on 2), strict stage hand-off, LoRA train -> merge, and a mixture whose ranks
+hold different modalities at every step (text-only vs codec video, image vs multi-image, a skipped bad sample)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from ov_vlm.data import generate_shapes
+from ov_vlm.data import generate_shapes, load_records, read_skip_log
 from ov_vlm.train.trainer import read_loss_log
 
 REPO = Path(__file__).resolve().parents[1]
@@ -237,3 +238,103 @@ def test_lora_train_then_merge_gives_the_adapter_model_logits(stage1, data, tmp_
         a, b, c = merged(**batch).logits, adapted(**batch).logits, base(**batch).logits
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert (a - c).abs().max() > 1e-4  # and training did change the model
+
+
+# ------------------------------------------------------------------------------------------ mixtures across ranks
+
+MIXED_STEPS, MIXED_SAVE = 6, 2
+
+
+def write_mixture(root: Path) -> Path:
+    """12 samples in the order two processes with batch 1 take them (sample 2k on rank 0, 2k+1 on rank 1 at step
+    k+1): text vs codec video, image vs two images, image vs a broken video (skipped: replaced by the next sample,
+    text), text vs video, two images vs text, video vs image."""
+    records = load_records(generate_shapes(root, samples=24, task="qa", video_share=0.4, seed=5))
+    images = [r for r in records if "image" in r]
+    videos = [r for r in records if "video" in r]
+    (root / "media" / "broken.mp4").write_bytes(b"\x00\x00\x00 not a video")
+
+    def text(i):
+        turns = [{"from": "human", "value": f"What is {i} plus {i}?"}, {"from": "gpt", "value": f"{2 * i}."}]
+        return {"id": f"text-{i}", "conversations": turns}
+
+    def two_images(i, first, second):
+        turns = [{"from": "human", "value": "<image>\n<image>\nSame colour?"}, {"from": "gpt", "value": "No."}]
+        return {"id": f"two-images-{i}", "image": [first["image"], second["image"]], "conversations": turns}
+
+    broken = {**videos[0], "id": "broken-video", "video": "media/broken.mp4"}
+    order = [
+        *(text(1), videos[0]),
+        *(images[0], two_images(1, images[1], images[2])),
+        *(images[3], broken),
+        *(text(2), videos[1]),
+        *(two_images(2, images[4], images[5]), text(3)),
+        *(videos[2], images[6]),
+    ]
+    path = root / "mixed.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in order))
+    return path
+
+
+def mixed_overrides(mixture: Path, init_from: Path, zero: str) -> list[str]:
+    return [
+        f"data.train={mixture}",
+        f"init_from={init_from}",
+        f"deepspeed={RECIPES / 'deepspeed' / f'{zero}.json'}",
+        "data.generate=null",
+        "data.on_bad_sample=skip",
+        "data.group_by_modality_length=false",
+        "data.shuffle=false",  # the file's order: the adversarial pairs above, deterministically
+        "train.per_device_batch_size=1",
+        f"train.max_steps={MIXED_STEPS}",
+        f"train.save_steps={MIXED_SAVE}",
+        "train.save_total_limit=null",
+    ]
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory):
+    return write_mixture(tmp_path_factory.mktemp("mixture"))
+
+
+@pytest.fixture(scope="module")
+def mixed_zero3(tmp_path_factory, mixture, stage1):
+    output = tmp_path_factory.mktemp("runs") / "mixed-zero3"
+    run_training("tiny/stage2_sft.yaml", output, *mixed_overrides(mixture, stage1, "zero3"), nproc=2)
+    return output
+
+
+def check_mixed_run(output: Path) -> None:
+    """Finished every step with finite losses, skipped the broken video once, saved a strictly loadable model."""
+    import math
+
+    from ov_vlm.model import OVVLMForConditionalGeneration
+
+    losses = read_loss_log(output / "train_log.jsonl")
+    assert sorted(losses) == list(range(1, MIXED_STEPS + 1)) and all(math.isfinite(v) for v in losses.values())
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["skipped_samples"] == 1
+    assert [entry["id"] for entry in read_skip_log(output / "skipped_samples.jsonl")] == ["broken-video"]
+    OVVLMForConditionalGeneration.from_pretrained(output)  # strict: missing or unexpected keys raise
+
+
+@pytest.mark.parametrize("zero", ["zero2", "zero3"])
+def test_ranks_with_different_modalities_train_under_zero(zero, request, mixture, stage1, tmp_path):
+    if zero == "zero3":
+        output = request.getfixturevalue("mixed_zero3")
+    else:
+        output = tmp_path / "mixed-zero2"
+        run_training("tiny/stage2_sft.yaml", output, *mixed_overrides(mixture, stage1, "zero2"), nproc=2)
+    check_mixed_run(output)
+
+
+def test_killed_mixed_run_resumes_to_the_same_losses(mixed_zero3, mixture, stage1, tmp_path):
+    output = tmp_path / "run"
+    overrides = mixed_overrides(mixture, stage1, "zero3")
+    command = train_command("tiny/stage2_sft.yaml", output, *overrides, nproc=2)
+    run_and_kill_after_checkpoint(command, output, MIXED_SAVE)
+    run_training("tiny/stage2_sft.yaml", output, *overrides, "resume_from_checkpoint=auto", nproc=2)
+    expected = read_loss_log(mixed_zero3 / "train_log.jsonl")
+    resumed = read_loss_log(output / "train_log.jsonl")
+    after = list(range(MIXED_SAVE + 1, MIXED_STEPS + 1))  # includes the skip step and every mixed pair after it
+    assert [resumed[s] for s in after] == [expected[s] for s in after]

@@ -203,6 +203,7 @@ def train(recipe, resolved: dict) -> int:
         processor=processor,
         part_lrs=part_lrs,
         group_by_modality_length=recipe.data.group_by_modality_length,
+        shuffle=recipe.data.shuffle,
         callbacks=[LossLogCallback(out / "train_log.jsonl")],
     )
     resume = recipe.resume_from_checkpoint
