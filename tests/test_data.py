@@ -160,6 +160,29 @@ def test_recipes_are_typed_and_overridable(tmp_path):
         load_recipe("recipes/tiny/stage1_align.yaml", ["lonely"])
 
 
+def test_file_overrides_resolve_like_the_recipe_and_a_bad_deepspeed_config_is_one_line(tmp_path, capsys):
+    """``deepspeed`` is relative to the recipe's folder, in the file and on the command line alike; other paths are
+    relative to the working directory. A missing or malformed config stops ``ov-vlm train`` before any launch."""
+    recipe, resolved = load_recipe(
+        "recipes/tiny/stage2_sft.yaml", ["deepspeed=../deepspeed/zero2.json", "data.train=data/x.jsonl"]
+    )
+    assert recipe.deepspeed == str((Path("recipes/deepspeed/zero2.json")).resolve()) == resolved["deepspeed"]
+    assert recipe.data.train == "data/x.jsonl"  # used as given: relative to the working directory
+    assert load_recipe("recipes/tiny/stage2_sft.yaml")[0].deepspeed.endswith("recipes/deepspeed/zero3.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"zero_optimization": {"stage": 2,}')
+    cases = {
+        "deepspeed=recipes/deepspeed/zero2.json": r"recipes/tiny/recipes/deepspeed/zero2\.json: no such file",
+        f"deepspeed={broken}": r"broken\.json: not valid JSON",
+    }
+    for override, message in cases.items():
+        with pytest.raises(RecipeError, match=message):
+            load_recipe("recipes/tiny/stage2_sft.yaml", [override])
+        assert main(["train", "recipes/tiny/stage2_sft.yaml", override, "--nproc", "2"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("ov-vlm train: deepspeed: ") and "Traceback" not in err
+
+
 @pytest.mark.parametrize("path", sorted(str(p) for p in (Path(__file__).parents[1] / "recipes").rglob("*.yaml")))
 def test_every_shipped_recipe_loads(path):
     overrides = []
