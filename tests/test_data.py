@@ -126,6 +126,22 @@ def test_modality_length_sampler_is_seeded_and_groups_modalities():
         assert len({modalities[i] for i in first[start : start + 2]}) == 1
 
 
+def test_modality_sampler_makes_each_optimizer_step_one_modality_and_leaves_the_remainder_last():
+    """group = per-device batch 1 x accumulation 2 x 2 processes: 11 text, 9 image and 10 video samples give 6
+    single-modality steps in a seeded random order, then the 3 + 1 + 2 samples left over, mixed."""
+    modalities = ["text"] * 11 + ["image"] * 9 + ["video"] * 10
+    lengths = [(i * 7) % 13 for i in range(len(modalities))]
+    sampler = ModalityLengthGroupedSampler(lengths, modalities, group_size=4, seed=0)
+    order = list(sampler)
+    assert sorted(order) == list(range(len(modalities)))
+    steps = [order[k : k + 4] for k in range(0, 24, 4)]
+    assert all(len({modalities[i] for i in step}) == 1 for step in steps)
+    assert len({modalities[step[0]] for step in steps}) == 3
+    assert sorted(modalities[i] for i in order[24:]) == ["image", "text", "text", "text", "video", "video"]
+    sampler.set_epoch(1)
+    assert list(sampler) != order and list(sampler) == list(sampler)
+
+
 def test_recipes_are_typed_and_overridable(tmp_path):
     recipe, resolved = load_recipe(
         "recipes/tiny/stage2_sft.yaml",
@@ -142,6 +158,29 @@ def test_recipes_are_typed_and_overridable(tmp_path):
         load_recipe("recipes/tiny/stage1_align.yaml", ["init_from=somewhere"])
     with pytest.raises(RecipeError, match="must look like key=value"):
         load_recipe("recipes/tiny/stage1_align.yaml", ["lonely"])
+
+
+def test_file_overrides_resolve_like_the_recipe_and_a_bad_deepspeed_config_is_one_line(tmp_path, capsys):
+    """``deepspeed`` is relative to the recipe's folder, in the file and on the command line alike; other paths are
+    relative to the working directory. A missing or malformed config stops ``ov-vlm train`` before any launch."""
+    recipe, resolved = load_recipe(
+        "recipes/tiny/stage2_sft.yaml", ["deepspeed=../deepspeed/zero2.json", "data.train=data/x.jsonl"]
+    )
+    assert recipe.deepspeed == str((Path("recipes/deepspeed/zero2.json")).resolve()) == resolved["deepspeed"]
+    assert recipe.data.train == "data/x.jsonl"  # used as given: relative to the working directory
+    assert load_recipe("recipes/tiny/stage2_sft.yaml")[0].deepspeed.endswith("recipes/deepspeed/zero3.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"zero_optimization": {"stage": 2,}')
+    cases = {
+        "deepspeed=recipes/deepspeed/zero2.json": r"recipes/tiny/recipes/deepspeed/zero2\.json: no such file",
+        f"deepspeed={broken}": r"broken\.json: not valid JSON",
+    }
+    for override, message in cases.items():
+        with pytest.raises(RecipeError, match=message):
+            load_recipe("recipes/tiny/stage2_sft.yaml", [override])
+        assert main(["train", "recipes/tiny/stage2_sft.yaml", override, "--nproc", "2"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("ov-vlm train: deepspeed: ") and "Traceback" not in err
 
 
 @pytest.mark.parametrize("path", sorted(str(p) for p in (Path(__file__).parents[1] / "recipes").rglob("*.yaml")))

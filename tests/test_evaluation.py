@@ -187,6 +187,18 @@ def test_request_helpers():
     assert is_correct("Red.", "red") and is_correct("red, it is red", "red") and not is_correct("redish", "red")
 
 
+def test_several_processes_launch_data_parallel_also_on_cpu(tmp_path):
+    """``--nproc 2`` gives two processes (plain ``accelerate launch --num_processes=2`` runs one on a CPU machine)."""
+    from ov_vlm.evaluation.runner import EvalRequest, lmms_eval_command
+
+    suite = load_suite("local")
+    request = EvalRequest(model=tmp_path, suite=suite, output=tmp_path, nproc=2)
+    command = lmms_eval_command(request, suite, tmp_path / "raw", tmp_path / "failures.jsonl")
+    assert command[1:5] == ["launch", "--multi_gpu", "--num_processes=2", "-m"] and command[5] == "lmms_eval"
+    single = lmms_eval_command(EvalRequest(model=tmp_path, suite=suite, output=tmp_path), suite, tmp_path, tmp_path)
+    assert "launch" not in single
+
+
 def test_entry_point_registers_the_model():
     from lmms_eval.models.registry_v2 import ModelRegistryV2
 

@@ -1,9 +1,11 @@
 """Training under DeepSpeed on CPU (real launchers, gloo): stage 1 -> stage 2, freeze policy, exact resume after
-SIGKILL (ZeRO-2 on 1 process, ZeRO-3 on 2), strict stage hand-off, LoRA train -> merge."""
+SIGKILL (ZeRO-2 on 1 process, ZeRO-3 on 2), strict stage hand-off, LoRA train -> merge, and a mixture whose ranks
+hold different modalities at every step (text-only vs codec video, image vs multi-image, a skipped bad sample)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -15,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from ov_vlm.data import generate_shapes
+from ov_vlm.data import generate_shapes, load_records, read_skip_log
 from ov_vlm.train.trainer import read_loss_log
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,22 +201,20 @@ def test_stage_handoff_is_strict(stage1, data, tmp_path):
     assert "missing keys (1): multi_modal_projector.linear_1.weight" in result.stderr
 
 
-def test_lora_train_then_merge_gives_the_adapter_model_logits(stage1, data, tmp_path):
+def test_lora_train_then_merge_gives_the_adapter_model_logits(stage1, mixture, tmp_path):
+    """Also ZeRO-2 on 2 processes on the mixture below (frozen tower, trained projector, LoRA on the LLM): ranks
+    with different modalities, including a skipped sample, in each of the 4 steps."""
     from peft import PeftModel
 
     from ov_vlm.model import OVVLMForConditionalGeneration
     from ov_vlm.processing import OVVLMProcessor
 
     output = tmp_path / "lora"
-    run_training(
-        "tiny/stage2_sft.yaml",
-        output,
-        data["sft"],
-        f"init_from={stage1}",
-        "stage=lora",
-        f"deepspeed={RECIPES / 'deepspeed' / 'zero2.json'}",
-        "train.max_steps=4",
-    )
+    overrides = [*mixed_overrides(mixture, stage1, "zero2"), "stage=lora", "train.max_steps=4"]
+    run_training("tiny/stage2_sft.yaml", output, *overrides, nproc=2)
+    losses = read_loss_log(output / "train_log.jsonl")
+    assert sorted(losses) == [1, 2, 3, 4] and all(math.isfinite(v) for v in losses.values())
+    assert json.loads((output / "summary.json").read_text())["skipped_samples"] == 1
     assert (output / "adapter_model.safetensors").is_file() and not (output / "model.safetensors").is_file()
     rows = json.loads((output / "run_info.json").read_text())["parameters"]
     lora_rows = [r for r in rows if r["module"].startswith("language_model")]
@@ -237,3 +237,92 @@ def test_lora_train_then_merge_gives_the_adapter_model_logits(stage1, data, tmp_
         a, b, c = merged(**batch).logits, adapted(**batch).logits, base(**batch).logits
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert (a - c).abs().max() > 1e-4  # and training did change the model
+
+
+# ------------------------------------------------------------------------------------------ mixtures across ranks
+
+MIXED_STEPS, MIXED_SAVE = 6, 2
+
+
+def write_mixture(root: Path) -> Path:
+    """12 samples in the order two processes with batch 1 take them (sample 2k on rank 0, 2k+1 on rank 1 at step
+    k+1): text vs codec video, image vs two images, image vs a broken video (skipped: replaced by the next sample,
+    text), text vs video, two images vs text, video vs image."""
+    records = load_records(generate_shapes(root, samples=24, task="qa", video_share=0.4, seed=5))
+    images = [r for r in records if "image" in r]
+    videos = [r for r in records if "video" in r]
+    (root / "media" / "broken.mp4").write_bytes(b"\x00\x00\x00 not a video")
+
+    def text(i):
+        turns = [{"from": "human", "value": f"What is {i} plus {i}?"}, {"from": "gpt", "value": f"{2 * i}."}]
+        return {"id": f"text-{i}", "conversations": turns}
+
+    def two_images(i, first, second):
+        turns = [{"from": "human", "value": "<image>\n<image>\nSame colour?"}, {"from": "gpt", "value": "No."}]
+        return {"id": f"two-images-{i}", "image": [first["image"], second["image"]], "conversations": turns}
+
+    broken = {**videos[0], "id": "broken-video", "video": "media/broken.mp4"}
+    order = [
+        *(text(1), videos[0]),
+        *(images[0], two_images(1, images[1], images[2])),
+        *(images[3], broken),
+        *(text(2), videos[1]),
+        *(two_images(2, images[4], images[5]), text(3)),
+        *(videos[2], images[6]),
+    ]
+    path = root / "mixed.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in order))
+    return path
+
+
+def mixed_overrides(mixture: Path, init_from: Path, zero: str) -> list[str]:
+    return [
+        f"data.train={mixture}",
+        f"init_from={init_from}",
+        f"deepspeed={RECIPES / 'deepspeed' / f'{zero}.json'}",
+        "data.generate=null",
+        "data.on_bad_sample=skip",
+        "data.group_by_modality_length=false",
+        "data.shuffle=false",  # the file's order: the adversarial pairs above, deterministically
+        "train.per_device_batch_size=1",
+        f"train.max_steps={MIXED_STEPS}",
+        f"train.save_steps={MIXED_SAVE}",
+        "train.save_total_limit=null",
+    ]
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory):
+    return write_mixture(tmp_path_factory.mktemp("mixture"))
+
+
+@pytest.fixture(scope="module")
+def mixed_zero3(tmp_path_factory, mixture, stage1):
+    output = tmp_path_factory.mktemp("runs") / "mixed-zero3"
+    run_training("tiny/stage2_sft.yaml", output, *mixed_overrides(mixture, stage1, "zero3"), nproc=2)
+    return output
+
+
+def test_ranks_with_different_modalities_train_under_zero3(mixed_zero3):
+    """Every step finishes with a finite loss, the broken video is skipped once, the saved model loads strictly
+    (ZeRO-2 on the same mixture: the LoRA test above)."""
+    from ov_vlm.model import OVVLMForConditionalGeneration
+
+    losses = read_loss_log(mixed_zero3 / "train_log.jsonl")
+    assert sorted(losses) == list(range(1, MIXED_STEPS + 1)) and all(math.isfinite(v) for v in losses.values())
+    summary = json.loads((mixed_zero3 / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["skipped_samples"] == 1
+    assert [entry["id"] for entry in read_skip_log(mixed_zero3 / "skipped_samples.jsonl")] == ["broken-video"]
+    OVVLMForConditionalGeneration.from_pretrained(mixed_zero3)  # strict: missing or unexpected keys raise
+
+
+def test_killed_mixed_run_resumes_to_the_same_losses(mixed_zero3, mixture, stage1, tmp_path):
+    output = tmp_path / "run"
+    overrides = mixed_overrides(mixture, stage1, "zero3")
+    command = train_command("tiny/stage2_sft.yaml", output, *overrides, nproc=2)
+    run_and_kill_after_checkpoint(command, output, MIXED_SAVE)
+    run_training("tiny/stage2_sft.yaml", output, *overrides, "resume_from_checkpoint=auto", nproc=2)
+    expected = read_loss_log(mixed_zero3 / "train_log.jsonl")
+    resumed = read_loss_log(output / "train_log.jsonl")
+    after = list(range(MIXED_SAVE + 1, MIXED_STEPS + 1))  # includes the skip step and every mixed pair after it
+    assert [resumed[s] for s in after] == [expected[s] for s in after]

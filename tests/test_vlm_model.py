@@ -165,3 +165,70 @@ def test_spatial_merge_rejects_a_block_1_codec_selection(clip):
     selection = select_patches(clip, canvas=64, patch=16, budget=100)  # block 1, partial last mosaic
     with pytest.raises(MediaError, match="block=2"):
         merged.encode([{"role": "user", "content": [{"type": "video", "video": selection}]}])
+
+
+def _tensors(output) -> list[torch.Tensor]:
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, list | tuple):
+        return [t for item in output for t in _tensors(item)]
+    return []
+
+
+def _answered(messages):
+    return [*messages, {"role": "assistant", "content": "A small square."}]
+
+
+@pytest.mark.parametrize("projector", ["mlp2x_gelu", "spatial_merge_2x2"])
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_every_batch_kind_runs_the_same_modules_in_training(encoder, projector, clip):
+    """Text-only, image, multi-image, frames and codec batches call the same tower and projector modules, in the
+    same order, each returning as many tensors, and give gradients to the same parameters: what keeps DeepSpeed's
+    collectives in step when ranks hold different modalities (ZeRO-3 gathers weights per module call, and again in
+    backward per output tensor; ZeRO-2 reduces the gradients that exist)."""
+    model, processor = tiny_vlm(encoder, projector=projector)
+    model.train()
+    calls: list[tuple[str, int]] = []
+
+    def record(name):
+        return lambda _module, _args, output: calls.append((name, len(_tensors(output))))
+
+    for name, module in model.named_modules():
+        if name.startswith(("vision_tower", "multi_modal_projector")):
+            module.register_forward_hook(record(name))
+    kinds = {**conversations(clip), "text": [{"role": "user", "content": "Hello, who are you?"}]}
+    traces = {}
+    for kind, messages in kinds.items():
+        batch = processor.collate([processor.encode(_answered(messages))])
+        assert ("pixel_values" in batch) == (kind != "text")
+        calls.clear()
+        model.zero_grad()
+        model(**batch).loss.backward()
+        traces[kind] = (list(calls), sorted(n for n, p in model.named_parameters() if p.grad is not None))
+    assert [name for name, _ in traces["image"][0]].count("multi_modal_projector") == 1  # no dummy on top
+    for kind, trace in traces.items():
+        assert trace == traces["image"], kind
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_a_text_only_training_batch_gives_the_tower_zero_gradients(encoder):
+    """The dummy visual changes nothing: same loss and language-model gradients as without it, and exactly zero
+    (not missing) gradients for the tower and projector."""
+    model, processor = tiny_vlm(encoder)
+    batch = processor([[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]], training=True)
+    results = {}
+    for training in (False, True):  # eval mode: no dummy; training mode: the dummy runs
+        model.train(training)
+        model.zero_grad(set_to_none=True)
+        loss = model(**batch).loss
+        loss.backward()
+        results[training] = (loss.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    (loss_plain, plain), (loss_dummy, dummy) = results[False], results[True]
+    assert torch.equal(loss_plain, loss_dummy)
+    assert set(plain) == {n for n in dummy if n.startswith("language_model.")}
+    assert all(torch.equal(plain[n], dummy[n]) for n in plain)
+    visual = [n for n in dummy if n.startswith(("vision_tower.", "multi_modal_projector."))]
+    assert any(n.startswith("vision_tower.") for n in visual) and any(n.startswith("multi_modal") for n in visual)
+    assert all(not dummy[n].any() for n in visual)

@@ -87,9 +87,12 @@ def launch_command(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ov_vlm.train.recipe import RecipeError, load_recipe
+
     try:
+        load_recipe(args.recipe, args.overrides)  # a bad recipe is one line here, not one traceback per process
         command = launch_command(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (RecipeError, ValueError, FileNotFoundError) as error:
         print(f"ov-vlm train: {error}", file=sys.stderr)
         return 2
     if not command:

@@ -124,9 +124,11 @@ def model_args(request: EvalRequest, failures: Path) -> str:
 
 
 def lmms_eval_command(request: EvalRequest, suite: Suite, raw: Path, failures: Path) -> list[str]:
-    """The stock lmms-eval command line (under ``accelerate launch`` for several processes)."""
+    """The stock lmms-eval command line (under ``accelerate launch`` for several processes; ``--multi_gpu`` is
+    accelerate's data-parallel mode, which also runs CPU processes: without it a CPU machine gets one process)."""
     if request.nproc > 1:
-        launcher = [str(Path(sys.executable).parent / "accelerate"), "launch", f"--num_processes={request.nproc}"]
+        accelerate = str(Path(sys.executable).parent / "accelerate")
+        launcher = [accelerate, "launch", "--multi_gpu", f"--num_processes={request.nproc}"]
         command = [*launcher, "-m", "lmms_eval"]
     else:
         command = [sys.executable, "-m", "lmms_eval"]

@@ -4,6 +4,12 @@ Visual inputs are lists, one entry per image or video in the order their placeho
 (sample by sample): ``pixel_values[i]`` is ``[C, H, W]`` (an image) or ``[C, T, H, W]`` (frames or codec mosaics),
 ``patch_positions[i]`` the (t, h, w) of its tokens (positional encoders) or None. Their projected features replace
 the placeholder tokens (``image_token_id`` / ``video_token_id``) of ``input_ids``; the counts must match exactly.
+
+In training (and whenever ZeRO-3 shards the weights), a batch without visuals still runs the vision tower and the
+projector, on one tiny black image whose features enter the embeddings with weight zero: every process then runs
+the same modules in the same order whatever its batch holds, so DeepSpeed's parameter gathers and gradient
+reductions match across ranks (no collective mismatch or hang), while the loss and all gradients stay exactly those
+of the text-only batch (the tower's and projector's gradients are zero).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from ov_vlm.encoders import get_encoder
 from ov_vlm.utils.loading import StrictLoadingMixin
 
 from .configuration_ov_vlm import OVVLMConfig
-from .projector import Grid, Projector, build_projector
+from .projector import Grid, Projector, build_projector, projector_merge
 
 
 class OVVLMPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
@@ -106,6 +112,23 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         features = encoder.encode(self.vision_tower, pixel_values, positions, layer=self.config.vision_feature_layer)
         return self.multi_modal_projector(features.features, self.token_grids(pixel_values), features.lengths)
 
+    def dummy_pixel_values(self) -> torch.Tensor:
+        """The smallest image the tower and projector accept: black, one grid unit (merge x tower multiple) wide."""
+        config, vision = self.config, self.config.vision_config
+        cells = get_encoder(config.vision_encoder).grid_multiple(vision) * projector_merge(config.projector_type)
+        side = cells * self.patch_size
+        channels = getattr(vision, "num_channels", None) or getattr(vision, "in_channels", 3)
+        weight = next(self.vision_tower.parameters())
+        return torch.zeros(channels, side, side, dtype=weight.dtype, device=weight.device)
+
+    def runs_dummy_visual(self) -> bool:
+        """Whether a batch without visuals runs the tower anyway: in training, and under ZeRO-3 (sharded weights)."""
+        return self.training or hasattr(next(self.vision_tower.parameters()), "ds_id")
+
+    def dummy_visual_term(self) -> torch.Tensor:
+        """A zero-valued scalar computed through the tower and projector (from `dummy_pixel_values`)."""
+        return self.get_visual_features([self.dummy_pixel_values()]).sum() * 0.0
+
     def placeholder_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
         return (input_ids == self.config.image_token_id) | (input_ids == self.config.video_token_id)
 
@@ -152,6 +175,8 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         elif input_ids is not None and _is_prefill(cache) and bool(self.placeholder_mask(input_ids).any()):
             count = int(self.placeholder_mask(input_ids).sum())
             raise ValueError(f"input_ids hold {count} visual placeholder tokens but no pixel_values were given")
+        if not has_visuals and self.runs_dummy_visual():
+            inputs_embeds = inputs_embeds + self.dummy_visual_term().to(inputs_embeds)
         return self.language_model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,

@@ -1,14 +1,18 @@
 """Training recipes: typed YAML files (unknown keys raise) plus ``key=value`` overrides from the command line.
 
-Paths in a recipe file: ``deepspeed`` is relative to the recipe's folder (the configs live in
-``recipes/deepspeed/``); ``output_dir``, ``model.init_from``, ``data.train``, ``data.media_root`` are relative to
-the working directory. Overrides use dotted keys (``train.learning_rate=2e-5``); ``output_dir=`` and ``init_from=``
-are accepted as shortcuts. Values are parsed as YAML (numbers, booleans, lists).
+Relative paths mean the same in a recipe file and in an override: ``deepspeed`` is relative to the recipe's folder
+(the configs live in ``recipes/deepspeed/``, so ``deepspeed=../deepspeed/zero2.json`` works from any recipe
+folder); every other path (``output_dir``, ``model.init_from``, ``data.train``, ``data.media_root``,
+``data.codec_cache``, ``resume_from_checkpoint``) is relative to the working directory. The DeepSpeed config is
+checked when the recipe loads (it must exist and be a JSON object). Overrides use dotted keys
+(``train.learning_rate=2e-5``); ``output_dir=``, ``init_from=`` and ``deepspeed=`` are accepted as shortcuts. Values
+are parsed as YAML (numbers, booleans, lists).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +57,7 @@ class DataSection:
     on_bad_sample: str = "error"  # error | skip
     max_length: int | None = None  # default: the model's model_max_length
     group_by_modality_length: bool = False
+    shuffle: bool = True  # false: the file's order (e.g. pre-shuffled or curriculum data)
     num_workers: int = 0
 
 
@@ -116,6 +121,8 @@ class Recipe:
             self.lora = LoraSection()
         if self.data.on_bad_sample not in ("error", "skip"):
             raise RecipeError(f"data.on_bad_sample must be error or skip, got {self.data.on_bad_sample!r}")
+        if self.data.group_by_modality_length and not self.data.shuffle:
+            raise RecipeError("data.group_by_modality_length reorders the samples; it needs data.shuffle: true")
         if self.data.train is None:
             raise RecipeError("data.train is required (a LLaVA .json/.jsonl file)")
 
@@ -184,21 +191,42 @@ def _set(values: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+def deepspeed_config(value: str, recipe_folder: Path) -> str:
+    """The absolute path of a DeepSpeed config (relative: to the recipe's folder), checked to be a JSON object."""
+    path = (recipe_folder / value).resolve()
+    if not path.is_file():
+        raise RecipeError(f"deepspeed: {path}: no such file (a relative deepspeed path is relative to {recipe_folder})")
+    try:
+        config = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RecipeError(f"deepspeed: {path}: not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise RecipeError(f"deepspeed: {path}: a DeepSpeed config must be a JSON object")
+    return str(path)
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any]]:
-    """The typed recipe and its resolved dict (after overrides, with ``deepspeed`` made absolute)."""
+    """The typed recipe and its resolved dict (after overrides, with ``deepspeed`` checked and made absolute)."""
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"{path}: no such recipe file")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
     if not isinstance(values, dict):
         raise RecipeError(f"{path}: a recipe must be a YAML mapping")
-    if values.get("deepspeed"):
-        values["deepspeed"] = str((path.parent / values["deepspeed"]).resolve())
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise RecipeError(f"override {item!r} must look like key=value")
-        _set(values, SHORTCUTS.get(key, key), yaml.safe_load(raw) if raw else None)
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError:
+            raise RecipeError(f"override {item!r}: the value is not valid YAML") from None
+        _set(values, SHORTCUTS.get(key, key), value)
     recipe = _build(Recipe, values, "")
     recipe.validate()
+    if recipe.deepspeed:
+        recipe.deepspeed = deepspeed_config(recipe.deepspeed, path.parent)
     return recipe, recipe.to_dict()

@@ -62,7 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     except RecipeError as error:
         print(f"ov-vlm train: {error}", file=sys.stderr)
         return 2
-    return train(recipe, resolved)
+    code = train(recipe, resolved)
+    if code == 0:
+        _close_process_group()
+    return code
+
+
+def _close_process_group() -> None:
+    """Leave the process group together: exiting with it open can abort a rank at teardown (gloo), which the
+    launcher reports as a failed run after a finished training."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def train(recipe, resolved: dict) -> int:
@@ -203,6 +216,7 @@ def train(recipe, resolved: dict) -> int:
         processor=processor,
         part_lrs=part_lrs,
         group_by_modality_length=recipe.data.group_by_modality_length,
+        shuffle=recipe.data.shuffle,
         callbacks=[LossLogCallback(out / "train_log.jsonl")],
     )
     resume = recipe.resume_from_checkpoint

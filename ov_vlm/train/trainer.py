@@ -1,11 +1,12 @@
-"""The Hugging Face `Trainer`, adapted: per-part learning rates, modality-length grouping, processor saved with
-every checkpoint (so each is a usable model folder), and a per-step loss log."""
+"""The Hugging Face `Trainer`, adapted: per-part learning rates, modality-length grouping (or the file's order),
+processor saved with every checkpoint (so each is a usable model folder), and a per-step loss log."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from torch.utils.data import SequentialSampler
 from transformers import Trainer, TrainerCallback
 
 from ov_vlm.data import ModalityLengthGroupedSampler
@@ -14,17 +15,21 @@ from .parts import parameter_groups
 
 
 class OVVLMTrainer(Trainer):
-    def __init__(self, *args, processor=None, part_lrs=None, group_by_modality_length=False, **kwargs):
+    def __init__(self, *args, processor=None, part_lrs=None, group_by_modality_length=False, shuffle=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.processor = processor
         self.part_lrs = part_lrs or {}
         self.group_by_modality_length = group_by_modality_length
+        self.shuffle = shuffle
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.group_by_modality_length:
-            group = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            args = self.args  # a group is the samples of one optimizer step, over all processes
+            group = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
             return ModalityLengthGroupedSampler(dataset.lengths(), dataset.modalities(), group, seed=self.args.seed)
+        if not self.shuffle:
+            return SequentialSampler(dataset)
         return super()._get_train_sampler(train_dataset)
 
     def create_optimizer(self, model=None):

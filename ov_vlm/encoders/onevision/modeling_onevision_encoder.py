@@ -85,8 +85,16 @@ class OneVisionEncoderEmbeddings(nn.Module):
             config.num_channels, config.hidden_size, kernel_size=config.patch_size, stride=config.patch_size, bias=False
         )
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """[B, C, H, W] or [B, C, T, H, W] -> [B, T*Hp*Wp, D], time-major then row-major."""
+    def forward(self, pixel_values: PixelInput) -> torch.Tensor:
+        """[B, C, H, W] or [B, C, T, H, W] -> [B, T*Hp*Wp, D], time-major then row-major.
+
+        A list of `[C, H, W]` / `[C, T, H, W]` samples of any sizes -> their tokens packed, `[sum T*Hp*Wp, D]`, from
+        one convolution over all their patches. The module then runs once and returns one tensor whatever the
+        inputs, so ZeRO-3 gathers its weight the same number of times on every rank.
+        """
+        if not isinstance(pixel_values, torch.Tensor):
+            patches = torch.cat([self._patches(pixels) for pixels in pixel_values])
+            return self.patch_embedding(patches.to(self.patch_embedding.weight.dtype)).flatten(1)
         if pixel_values.dim() == 4:
             pixel_values = pixel_values.unsqueeze(2)
         batch, channels, frames, height, width = pixel_values.shape
@@ -94,6 +102,16 @@ class OneVisionEncoderEmbeddings(nn.Module):
         frames_2d = frames_2d.to(self.patch_embedding.weight.dtype)
         patches = self.patch_embedding(frames_2d).flatten(2).transpose(1, 2)  # [B*T, Hp*Wp, D]
         return patches.reshape(batch, -1, self.embed_dim)
+
+    def _patches(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[C, H, W] or [C, T, H, W] -> [T*Hp*Wp, C, p, p] in token order (partial edge patches dropped)."""
+        if pixels.dim() == 3:
+            pixels = pixels.unsqueeze(1)
+        channels, frames, height, width = pixels.shape
+        p = self.patch_size
+        rows, cols = height // p, width // p
+        grid = pixels[:, :, : rows * p, : cols * p].reshape(channels, frames, rows, p, cols, p)
+        return grid.permute(1, 2, 4, 0, 3, 5).reshape(frames * rows * cols, channels, p, p)
 
 
 class OneVisionEncoderAttention(nn.Module):
@@ -259,13 +277,8 @@ class OneVisionEncoderModel(OneVisionEncoderPreTrainedModel):
 
     # ------------------------------------------------------------------ inputs -> (tokens, positions, mask)
 
-    def _place_tokens(
-        self,
-        pixel_values: torch.Tensor,
-        patch_positions: torch.Tensor | None,
-        visible_indices: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embed, pre-norm and gather one uniformly shaped batch; return (tokens [B,N,D], positions [B,N,3])."""
+    def _check_pixels(self, pixel_values: torch.Tensor) -> None:
+        """Shape checks of one uniformly shaped batch `[B, C, H, W]` / `[B, C, T, H, W]`."""
         config = self.config
         if pixel_values.dim() not in (4, 5):
             raise ValueError(
@@ -277,17 +290,26 @@ class OneVisionEncoderModel(OneVisionEncoderPreTrainedModel):
                 f"pixel_values has {pixel_values.shape[1]} channels at dim 1, the model expects {config.num_channels} "
                 f"(shape {tuple(pixel_values.shape)}; video is [B, C, T, H, W])"
             )
-        is_video = pixel_values.dim() == 5
-        frames = pixel_values.shape[2] if is_video else 1
-        grid_h = pixel_values.shape[-2] // config.patch_size
-        grid_w = pixel_values.shape[-1] // config.patch_size
-        if grid_h == 0 or grid_w == 0:
+        if pixel_values.shape[-2] < config.patch_size or pixel_values.shape[-1] < config.patch_size:
             raise ValueError(
                 f"image of {pixel_values.shape[-2]}x{pixel_values.shape[-1]} px is smaller than one "
                 f"{config.patch_size}x{config.patch_size} patch"
             )
 
-        tokens = self.layernorm_pre(self.embeddings(pixel_values))
+    def _place_tokens(
+        self,
+        tokens: torch.Tensor,
+        shape: torch.Size,
+        patch_positions: torch.Tensor | None,
+        visible_indices: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gather the embedded, pre-normed tokens [B, N, D] of a batch of pixel ``shape`` and give them their
+        positions; return (tokens [B,N,D], positions [B,N,3])."""
+        config = self.config
+        is_video = len(shape) == 5
+        frames = shape[2] if is_video else 1
+        grid_h = shape[-2] // config.patch_size
+        grid_w = shape[-1] // config.patch_size
         batch, total, _ = tokens.shape
         device = tokens.device
 
@@ -335,7 +357,9 @@ class OneVisionEncoderModel(OneVisionEncoderPreTrainedModel):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Return (tokens [B,N,D], positions [B,N,3], token_mask [B,N] or None)."""
         if isinstance(pixel_values, torch.Tensor):
-            tokens, positions = self._place_tokens(pixel_values, patch_positions, visible_indices)
+            self._check_pixels(pixel_values)
+            tokens = self.layernorm_pre(self.embeddings(pixel_values))
+            tokens, positions = self._place_tokens(tokens, pixel_values.shape, patch_positions, visible_indices)
             mask = None
             if attention_mask is not None:
                 mask = attention_mask.to(device=tokens.device, dtype=torch.bool)
@@ -354,16 +378,30 @@ class OneVisionEncoderModel(OneVisionEncoderPreTrainedModel):
             raise ValueError("pixel_values is an empty list")
         positions_list = _per_sample(patch_positions, len(samples), "patch_positions")
         indices_list = _per_sample(visible_indices, len(samples), "visible_indices")
-        placed = []
-        for i, (pixels, pos, idx) in enumerate(zip(samples, positions_list, indices_list, strict=True)):
+        for i, pixels in enumerate(samples):
             if pixels.dim() not in (3, 4):
                 raise ValueError(
                     f"sample {i}: list entries must be [C, H, W] or [C, T, H, W], got {tuple(pixels.shape)}"
                 )
             try:
+                self._check_pixels(pixels.unsqueeze(0))
+            except ValueError as error:
+                raise ValueError(f"sample {i}: {error}") from None
+        # every sample through the embedding and the pre-norm in one call each (the same module calls on all ranks)
+        counts = [
+            (p.shape[1] if p.dim() == 4 else 1)
+            * (p.shape[-2] // self.config.patch_size)
+            * (p.shape[-1] // self.config.patch_size)
+            for p in samples
+        ]
+        normed = self.layernorm_pre(self.embeddings(samples)).split(counts)
+        placed = []
+        for i, (pixels, tokens, pos, idx) in enumerate(zip(samples, normed, positions_list, indices_list, strict=True)):
+            try:
                 placed.append(
                     self._place_tokens(
-                        pixels.unsqueeze(0),
+                        tokens.unsqueeze(0),
+                        pixels.unsqueeze(0).shape,
                         None if pos is None else pos.unsqueeze(0),
                         None if idx is None else idx.unsqueeze(0),
                     )
