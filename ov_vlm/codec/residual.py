@@ -80,17 +80,10 @@ def halfpel_planes(plane: np.ndarray) -> np.ndarray:
     return np.stack([full, np.clip((horizontal + 16) >> 5, 0, 255), np.clip((vertical + 16) >> 5, 0, 255), centre])
 
 
-def luma_at(planes: np.ndarray, x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
-    """H.264 quarter-pel luma motion compensation at pixels (``x``, ``y``) moved by (``qx``, ``qy``) quarter pels
-    (1-D int arrays), from `halfpel_planes` output: int32 [n]."""
-    px, py = x * 4 + qx, y * 4 + qy
-    ix = np.clip((px >> 2) + PAD, 0, planes.shape[2] - 2)
-    iy = np.clip((py >> 2) + PAD, 0, planes.shape[1] - 2)
-    first, second = _qpel_offsets(planes.shape)
-    code = (py & 3) * 4 + (px & 3)
-    base = iy * planes.shape[2] + ix
-    flat = planes.reshape(-1)
-    return (flat.take(base + first.take(code)) + flat.take(base + second.take(code)) + 1) >> 1
+@lru_cache(maxsize=16)
+def _window(stride: int, side: int) -> np.ndarray:
+    """Flat offsets of a ``side`` x ``side`` window in a plane of row ``stride``: int64 [side * side]."""
+    return (np.arange(side)[:, None] * stride + np.arange(side)[None, :]).reshape(-1)
 
 
 @lru_cache(maxsize=8)
@@ -101,17 +94,40 @@ def _qpel_offsets(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     return QPEL_TABLE[:, 0] @ steps, QPEL_TABLE[:, 1] @ steps
 
 
-def chroma_at(padded: np.ndarray, x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
-    """H.264 eighth-pel bilinear chroma motion compensation at chroma pixels (``x``, ``y``); the vectors are luma
-    quarter pels (= chroma eighth pels); ``padded`` is the plane padded by ``PAD``: int32 [n]."""
-    ex, ey = x * 8 + qx, y * 8 + qy
-    ix = np.clip((ex >> 3) + PAD, 0, padded.shape[1] - 2)
-    iy = np.clip((ey >> 3) + PAD, 0, padded.shape[0] - 2)
-    fx, fy = ex & 7, ey & 7
-    flat, row = padded.reshape(-1), padded.shape[1]
-    base = iy * row + ix
-    a, b = flat.take(base), flat.take(base + 1)
-    c, d = flat.take(base + row), flat.take(base + row + 1)
+def luma_cells(planes: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
+    """H.264 quarter-pel luma motion compensation of the 4 x 4 cells (``cx``, ``cy``) moved by (``qx``, ``qy``)
+    quarter pels (one vector per cell), from `halfpel_planes` output: int32 [n, 16]."""
+    px, py = cx * (4 * GRID) + qx, cy * (4 * GRID) + qy
+    ix = np.clip((px >> 2) + PAD, 0, planes.shape[2] - GRID - 1)
+    iy = np.clip((py >> 2) + PAD, 0, planes.shape[1] - GRID - 1)
+    code = (py & 3) * 4 + (px & 3)
+    base = iy * planes.shape[2] + ix
+    first, second = _qpel_offsets(planes.shape)
+    window = _window(planes.shape[2], GRID)
+    flat = planes.reshape(-1)
+    a = flat.take((base + first.take(code))[:, None] + window)
+    split = first.take(code) != second.take(code)  # half-pel and whole-pel positions need one sample only
+    if split.all():
+        return (a + flat.take((base + second.take(code))[:, None] + window) + 1) >> 1
+    rows = np.nonzero(split)[0]
+    b = flat.take((base[rows] + second.take(code[rows]))[:, None] + window)
+    a[rows] = (a[rows] + b + 1) >> 1
+    return a
+
+
+def chroma_cells(padded: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
+    """H.264 eighth-pel bilinear chroma motion compensation of the 2 x 2 chroma cells under the luma cells
+    (``cx``, ``cy``); the vectors are luma quarter pels (= chroma eighth pels); ``padded`` is the plane padded by
+    ``PAD``: int32 [n, 4]."""
+    side = GRID // 2
+    ex, ey = cx * (8 * side) + qx, cy * (8 * side) + qy
+    ix = np.clip((ex >> 3) + PAD, 0, padded.shape[1] - side - 1)
+    iy = np.clip((ey >> 3) + PAD, 0, padded.shape[0] - side - 1)
+    fx, fy = (ex & 7)[:, None], (ey & 7)[:, None]
+    around = padded.reshape(-1).take((iy * padded.shape[1] + ix)[:, None] + _window(padded.shape[1], side + 1))
+    around = around.reshape(-1, side + 1, side + 1)
+    a, b = around[:, :side, :side].reshape(-1, side * side), around[:, :side, 1:].reshape(-1, side * side)
+    c, d = around[:, 1:, :side].reshape(-1, side * side), around[:, 1:, 1:].reshape(-1, side * side)
     return ((8 - fx) * (8 - fy) * a + fx * (8 - fy) * b + (8 - fx) * fy * c + fx * fy * d + 32) >> 6
 
 
@@ -162,30 +178,6 @@ def expand(grid: np.ndarray, factor: int, height: int, width: int) -> np.ndarray
     return np.repeat(np.repeat(grid, factor, axis=0), factor, axis=1)[:height, :width]
 
 
-def block_mean(values: np.ndarray, cell: int) -> np.ndarray:
-    """Mean over ``cell`` x ``cell`` blocks (partial border blocks padded with their edge values)."""
-    height, width = values.shape
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.pad(values, ((0, rows * cell - height), (0, cols * cell - width)), mode="edge")
-    return padded.reshape(rows, cell, cols, cell).mean(axis=(1, 3))
-
-
-def neighbour_dc(plane: np.ndarray, cell: int = 4) -> np.ndarray:
-    """Intra DC prediction per ``cell`` block from the row above and the column to its left (128 at the border)."""
-    height, width = plane.shape
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.pad(plane.astype(np.float32), ((0, rows * cell - height), (0, cols * cell - width)), mode="edge")
-    above = np.full((rows, cols), np.nan, dtype=np.float32)
-    left = np.full((rows, cols), np.nan, dtype=np.float32)
-    above[1:] = padded[cell - 1 : -1 : cell].reshape(rows - 1, cols, cell).mean(axis=2)
-    left[:, 1:] = padded[:, cell - 1 : -1 : cell].reshape(rows, cell, cols - 1).mean(axis=1)
-    both = np.stack([above, left])
-    count = np.isfinite(both).sum(axis=0)
-    total = np.nansum(both, axis=0)
-    dc = np.where(count > 0, total / np.maximum(count, 1), 128.0)
-    return expand(dc, cell, height, width)
-
-
 def swapped_luma(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Luma of a 4:2:0 picture as the reference takes it: limited-range BT.601 to RGB24, then OpenCV's BGR2YUV
     weights on RGB data (red and blue swapped): uint8 [H, W]."""
@@ -199,13 +191,59 @@ def swapped_luma(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(0.299 * blue + 0.587 * green + 0.114 * red), 0, 255).astype(np.uint8)
 
 
+def to_cells(plane: np.ndarray, side: int) -> np.ndarray:
+    """A plane (dimensions multiples of ``side``) as one row per ``side`` x ``side`` cell: [cells, side * side]."""
+    height, width = plane.shape
+    rows, cols = height // side, width // side
+    return plane.reshape(rows, side, cols, side).swapaxes(1, 2).reshape(rows * cols, side * side)
+
+
+def from_cells(cells: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Inverse of `to_cells` for a grid of ``rows`` x ``cols`` cells."""
+    side = round(cells.shape[1] ** 0.5)
+    return cells.reshape(rows, cols, side, side).swapaxes(1, 2).reshape(rows * side, cols * side)
+
+
+def neighbour_dc_grid(plane: np.ndarray, cell: int = 4) -> np.ndarray:
+    """Intra DC prediction per ``cell`` block (dimensions multiples of ``cell``) from the row above and the column
+    to its left (128 at the border): float32 [rows, cols]."""
+    height, width = plane.shape
+    rows, cols = height // cell, width // cell
+    values = plane.astype(np.float32)
+    above = np.full((rows, cols), np.nan, dtype=np.float32)
+    left = np.full((rows, cols), np.nan, dtype=np.float32)
+    above[1:] = values[cell - 1 : -1 : cell].reshape(rows - 1, cols, cell).mean(axis=2)
+    left[:, 1:] = values[:, cell - 1 : -1 : cell].reshape(rows, cell, cols - 1).mean(axis=1)
+    count = np.isfinite(above).astype(np.float32) + np.isfinite(left)
+    total = np.nan_to_num(above) + np.nan_to_num(left)
+    return np.where(count > 0, total / np.maximum(count, 1), 128.0).astype(np.float32)
+
+
+def _padded(plane: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``plane`` as int32, edge-padded at the bottom and right to ``height`` x ``width``."""
+    plane = np.asarray(plane, dtype=np.int32)
+    if plane.shape == (height, width):
+        return plane
+    return np.pad(plane, ((0, height - plane.shape[0]), (0, width - plane.shape[1])), mode="edge")
+
+
 @dataclass
 class Picture:
-    """One decoded frame's planes (int32) and, once emulated, its patched picture."""
+    """One decoded frame's planes (int32, padded to whole 8 x 8 blocks) and, once emulated, its patched picture."""
 
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    size: tuple[int, int]  # luma height, width before padding
     patched: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _cache: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, planes) -> Picture:
+        """Pad the Y, U, V planes of a 4:2:0 frame to whole 8 x 8 luma blocks."""
+        height, width = np.shape(planes[0])
+        rows, cols = -(-height // SELECT) * SELECT, -(-width // SELECT) * SELECT
+        y = _padded(planes[0], rows, cols)
+        u, v = (_padded(p, rows // 2, cols // 2) for p in planes[1:3])
+        return cls((y, u, v), (height, width))
 
     def reference(self, index: int, patched: bool) -> np.ndarray:
         """Plane ``index`` of the decoded or patched picture prepared for motion compensation (computed once):
@@ -214,6 +252,13 @@ class Picture:
         if key not in self._cache:
             source = (self.patched if patched else self.planes)[index]
             self._cache[key] = halfpel_planes(source) if index == 0 else np.pad(source, PAD, mode="edge")
+        return self._cache[key]
+
+    def cells(self, index: int) -> np.ndarray:
+        """Plane ``index`` of the decoded picture in cell layout (`to_cells`, 4 x 4 luma cells), computed once."""
+        key = ("cells", index)
+        if key not in self._cache:
+            self._cache[key] = to_cells(self.planes[index], GRID if index == 0 else GRID // 2)
         return self._cache[key]
 
 
@@ -225,6 +270,28 @@ class ResidualOptions:
     references: int = 3  # past anchors tried per block (1: the previous anchor only)
     drift: bool = True  # uncoded blocks copy the earlier patched picture (off: every block shows 128 + error)
     swap: bool = True  # luma with red and blue swapped (off: the Y plane)
+
+
+class CellVectors:
+    """The covered 4 x 4 cells of one direction and their vectors (quarter pels), per plane."""
+
+    def __init__(self, grid: np.ndarray, covered: np.ndarray, subpel: bool):
+        self.index = np.nonzero(covered.reshape(-1))[0]
+        cols = covered.shape[1]
+        self.cx, self.cy = self.index % cols, self.index // cols
+        flow = grid.reshape(-1, 2)[self.index]
+        self.flow = [flow[:, 0], flow[:, 1]]
+        self.chroma_flow = self.flow
+        if not subpel:
+            self.flow = [(f // 4) * 4 for f in self.flow]
+            self.chroma_flow = [(f // 8) * 8 for f in self.chroma_flow]
+
+    def sample(self, reference: np.ndarray, index: int, take: np.ndarray | None = None) -> np.ndarray:
+        """Prediction of plane ``index`` from ``reference`` (`Picture.reference`) for all or the ``take`` cells."""
+        sampler, (qx, qy) = (luma_cells, self.flow) if index == 0 else (chroma_cells, self.chroma_flow)
+        if take is None:
+            return sampler(reference, self.cx, self.cy, qx, qy)
+        return sampler(reference, self.cx[take], self.cy[take], qx[take], qy[take])
 
 
 class PatchedResidual:
@@ -241,12 +308,12 @@ class PatchedResidual:
     def push(self, key, planes, vectors: np.ndarray | None, kind: str, wanted: bool) -> list[tuple[object, np.ndarray]]:
         """Feed one frame (``kind`` "I", "P" or "B"); returns ``(key, |Y_patched - 128| float32)`` of wanted
         frames completed by it, in display order."""
-        picture = Picture(tuple(np.asarray(p, dtype=np.int32) for p in planes))
         done: list[tuple[object, np.ndarray]] = []
         if kind == "B" and self.anchors:
             if wanted:
-                self.waiting.append((key, picture, vectors))
+                self.waiting.append((key, Picture.of(planes), vectors))
             return done
+        picture = Picture.of(planes)
         past = self.anchors
         self._emulate(picture, vectors, intra=kind == "I" or not past, past=past, future=None)
         pending, self.waiting = self.waiting, []
@@ -276,138 +343,123 @@ class PatchedResidual:
 
     def energy(self, picture: Picture) -> np.ndarray:
         """``|Y - 128|`` of the patched picture's luma (swapped or plain): float32 [H, W]."""
+        height, width = picture.size
         y, u, v = picture.patched
-        if self.options.swap:
-            luma = swapped_luma(np.clip(y, 0, 255), np.clip(u, 0, 255), np.clip(v, 0, 255)).astype(np.float32)
-        else:
-            luma = np.clip(y, 0, 255).astype(np.float32)
-        return np.abs(luma - 128.0)
+        luma = (swapped_luma(y, u, v) if self.options.swap else y).astype(np.float32)
+        return np.abs(luma[:height, :width] - 128.0)
 
     def _emulate(self, picture: Picture, vectors, intra: bool, past: list[Picture], future: Picture | None) -> None:
         height, width = picture.planes[0].shape
         if intra:
-            picture.patched = tuple(np.clip(128 + p - neighbour_dc(p), 0, 255).astype(np.int32) for p in picture.planes)
+            picture.patched = tuple(
+                np.clip(128 + p - expand(neighbour_dc_grid(p), 4, *p.shape), 0, 255).astype(np.int32)
+                for p in picture.planes
+            )
             return
         flow, past_covered = vector_grid(vectors, height, width, future=False)
         ahead, ahead_covered = vector_grid(vectors, height, width, future=True)
         if future is None:
             ahead_covered[:] = False
         predictions = self._predict(picture, past, flow, past_covered, ahead, ahead_covered, future)
-        inter = expand(past_covered | ahead_covered, GRID, height, width)
-        patched = []
-        for index, (plane, (clean, drifted)) in enumerate(zip(picture.planes, predictions, strict=True)):
-            mask = inter if index == 0 else inter[::2, ::2][: plane.shape[0], : plane.shape[1]]
-            error = plane - clean
-            if self.options.drift:
-                coded = expand(block_mean(np.abs(error).astype(np.float32), 4) > CODED_LEVEL, 4, *plane.shape)
-                inter_value = np.where(coded, 128 + error, drifted)
-            else:
-                inter_value = 128 + error
-            intra_value = 128 + plane - neighbour_dc(plane)
-            patched.append(np.clip(np.where(mask, inter_value, intra_value), 0, 255).astype(np.int32))
-        picture.patched = tuple(patched)
+        inter = (past_covered | ahead_covered).reshape(-1, 1)
+        rows, cols = past_covered.shape
+        picture.patched = tuple(
+            self._patched_plane(picture, index, clean, drifted, inter, rows, cols)
+            for index, (clean, drifted) in enumerate(predictions)
+        )
+
+    def _patched_plane(self, picture, index, clean, drifted, inter, rows, cols) -> np.ndarray:
+        """One plane of the patched picture (image layout) from its cell-layout predictions."""
+        plane = picture.cells(index)
+        error = plane - clean
+        if self.options.drift:
+            inter_value = np.where(_coded(error, index, rows, cols), 128 + error, drifted)
+        else:
+            inter_value = 128 + error
+        dc = neighbour_dc_grid(picture.planes[index])
+        if index > 0:  # 4 x 4 chroma blocks = 2 x 2 luma cells
+            dc = np.repeat(np.repeat(dc, 2, axis=0), 2, axis=1)
+        intra_value = 128 + plane - dc.reshape(-1, 1)
+        patched = np.clip(np.where(inter, inter_value, intra_value), 0, 255).astype(np.int32)
+        return from_cells(patched, rows, cols)
 
     def _predict(self, picture, anchors, past, past_covered, ahead, ahead_covered, future):
-        """Per plane (clean prediction, patched prediction), the past reference chosen per 8 x 8 block."""
-        height, width = picture.planes[0].shape
-        chroma_height, chroma_width = picture.planes[1].shape
-        luma_past = Vectors(past, past_covered, height, width, 1, self.options.subpel)
-        chroma_past = Vectors(past, past_covered, chroma_height, chroma_width, 2, self.options.subpel)
+        """Per plane (clean prediction, patched prediction) in cell layout (zero where not covered), the past
+        reference chosen per 8 x 8 block."""
+        cells = past_covered.size
+        vectors = CellVectors(past, past_covered, self.options.subpel)
         candidates = list(reversed(anchors))  # most recent first
-        luma_choice, latest = self._choose(picture.planes[0], candidates, luma_past)
-        full = np.zeros(height * width, dtype=np.int64)
-        full[luma_past.index] = luma_choice
-        chroma_choice = full.reshape(height, width)[::2, ::2][:chroma_height, :chroma_width].reshape(-1)
+        choice, clean_luma = self._choose(picture.cells(0), candidates, vectors, past_covered.shape[1])
+        groups = [np.nonzero(choice == number)[0] for number in range(len(candidates))]
         results = []
         for index in range(3):
-            vectors, choice = (
-                (luma_past, luma_choice) if index == 0 else (chroma_past, chroma_choice[chroma_past.index])
-            )
-            sample = luma_at if index == 0 else chroma_at
             pair = []
             for patched in (False, True):
-                values = np.zeros(vectors.count, dtype=np.int32)
-                for number, anchor in enumerate(candidates):
-                    take = np.nonzero(choice == number)[0]
-                    if not len(take):
-                        continue
-                    if index == 0 and not patched and number == 0 and latest is not None:
-                        found = latest[take]  # computed while choosing the references
-                    else:
-                        found = sample(anchor.reference(index, patched), *vectors.at(take))
-                    values.reshape(-1)[vectors.index[take]] = found
-                pair.append(values.reshape(vectors.shape))
+                values = np.zeros((cells, 16 if index == 0 else 4), dtype=np.int32)
+                if index == 0 and not patched and clean_luma is not None:
+                    values[vectors.index] = clean_luma  # computed while choosing the references
+                else:
+                    for anchor, take in zip(candidates, groups, strict=True):
+                        if len(take):
+                            values[vectors.index[take]] = vectors.sample(anchor.reference(index, patched), index, take)
+                pair.append(values)
             results.append(pair)
         if future is not None and ahead_covered.any():
-            self._add_future(picture, results, past_covered, ahead, ahead_covered, future)
+            self._add_future(results, past_covered, ahead, ahead_covered, future)
         return [tuple(pair) for pair in results]
 
-    def _add_future(self, picture, results, past_covered, ahead, ahead_covered, future) -> None:
+    def _add_future(self, results, past_covered, ahead, ahead_covered, future) -> None:
         """Blend in the L1 (next anchor) prediction: averaged where both directions predict, alone where only L1."""
+        vectors = CellVectors(ahead, ahead_covered, self.options.subpel)
+        both = past_covered.reshape(-1)[vectors.index][:, None]
         for index in range(3):
-            height, width = picture.planes[index].shape
-            factor = 1 if index == 0 else 2
-            vectors = Vectors(ahead, ahead_covered, height, width, factor, self.options.subpel)
-            both = expand(past_covered, GRID // factor, height, width).reshape(-1)[vectors.index]
-            sample = luma_at if index == 0 else chroma_at
             for which, patched in enumerate((False, True)):
-                theirs = sample(future.reference(index, patched), *vectors.at())
-                flat = results[index][which].reshape(-1)
-                mine = flat[vectors.index]
-                flat[vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
+                theirs = vectors.sample(future.reference(index, patched), index)
+                values = results[index][which]
+                mine = values[vectors.index]
+                values[vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
 
     @staticmethod
-    def _choose(y: np.ndarray, candidates: list[Picture], vectors: Vectors) -> tuple[np.ndarray, np.ndarray | None]:
-        """Per covered luma pixel, the number of the candidate that best predicts its 8 x 8 block (most recent
-        first; later candidates are tried only on blocks the first does not explain), and the first candidate's
-        clean luma prediction of those pixels (None when there is nothing to choose)."""
-        choice = np.zeros(len(vectors.index), dtype=np.int64)
-        if len(candidates) == 1 or not len(vectors.index):
+    def _choose(y: np.ndarray, candidates: list[Picture], vectors: CellVectors, cols: int):
+        """Per covered cell, the number of the candidate that best predicts its 8 x 8 block (most recent first;
+        later candidates are tried only on blocks the first does not explain), and the chosen candidates' clean
+        luma prediction of those cells (None when there are no candidates)."""
+        count = len(vectors.index)
+        choice = np.zeros(count, dtype=np.int64)
+        if not candidates or not count:
             return choice, None
-        target = y.reshape(-1)[vectors.index]
-        width = y.shape[1]
-        rows, cols = vectors.index // width, vectors.index % width
-        block = (rows // SELECT) * (-(-width // SELECT)) + cols // SELECT
+        first = vectors.sample(candidates[0].reference(0, False), 0)
+        if len(candidates) == 1:
+            return choice, first
+        target = y[vectors.index]
+        block = (vectors.cy // 2) * (-(-cols // 2)) + vectors.cx // 2
         blocks = int(block.max()) + 1
-        first = luma_at(candidates[0].reference(0, False), *vectors.at())
-        best = np.bincount(block, weights=np.abs(target - first), minlength=blocks)
-        pixels = np.bincount(block, minlength=blocks)
+        best = np.bincount(block, weights=np.abs(target - first).sum(axis=1), minlength=blocks)
+        pixels = 16 * np.bincount(block, minlength=blocks)
         unsure = np.nonzero(best[block] > EXPLAINED * pixels[block])[0]
+        if not len(unsure):
+            return choice, first
+        touched = np.bincount(block[unsure], minlength=blocks) > 0
+        found = []
         for number, anchor in enumerate(candidates[1:], start=1):
-            if not len(unsure):
-                break
-            error = np.abs(target[unsure] - luma_at(anchor.reference(0, False), *vectors.at(unsure)))
-            total = np.bincount(block[unsure], weights=error, minlength=blocks)
-            better = np.zeros(blocks, dtype=bool)
-            touched = np.bincount(block[unsure], minlength=blocks) > 0
-            better[touched] = total[touched] < best[touched]
+            predicted = vectors.sample(anchor.reference(0, False), 0, unsure)
+            found.append(predicted)
+            total = np.bincount(block[unsure], weights=np.abs(target[unsure] - predicted).sum(axis=1), minlength=blocks)
+            better = touched & (total < best)
             best = np.where(better, total, best)
             choice[unsure[better[block[unsure]]]] = number
-        return choice, first
+        clean = first
+        for number, predicted in enumerate(found, start=1):
+            mine = choice[unsure] == number
+            clean[unsure[mine]] = predicted[mine]
+        return choice, clean
 
 
-@lru_cache(maxsize=16)
-def _pixel_cells(height: int, width: int, cell: int, columns: int) -> np.ndarray:
-    """Flat index of the motion cell (``columns`` per row) of every pixel of a ``height`` x ``width`` plane."""
-    rows = np.arange(height) // cell
-    cols = np.arange(width) // cell
-    return (rows[:, None] * columns + cols[None, :]).reshape(-1)
-
-
-class Vectors:
-    """The covered pixels of one plane and their vectors (quarter pels), as flat arrays."""
-
-    def __init__(self, grid, covered, height: int, width: int, factor: int, subpel: bool):
-        cells = _pixel_cells(height, width, GRID // factor, covered.shape[1])
-        self.shape = (height, width)
-        self.index = np.nonzero(covered.reshape(-1).take(cells))[0]
-        self.count = height * width
-        flow = grid.reshape(-1, 2)[cells.take(self.index)]
-        if not subpel:
-            step = 4 if factor == 1 else 8
-            flow = (flow // step) * step
-        self.data = np.stack([self.index % width, self.index // width, flow[:, 0], flow[:, 1]])  # x, y, qx, qy
-
-    def at(self, take: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """(x, y, qx, qy) of all covered pixels or of the ``take`` subset."""
-        return tuple(self.data if take is None else self.data[:, take])
+def _coded(error: np.ndarray, index: int, rows: int, cols: int) -> np.ndarray:
+    """Per cell (column vector), whether its 4 x 4 block's mean |error| exceeds ``CODED_LEVEL`` (chroma: the 4 x 4
+    chroma block of 2 x 2 luma cells)."""
+    sums = np.abs(error).sum(axis=1)
+    if index == 0:
+        return (sums > CODED_LEVEL * 16).reshape(-1, 1)
+    blocks = sums.reshape(rows // 2, 2, cols // 2, 2).sum(axis=(1, 3)) > CODED_LEVEL * 16
+    return np.repeat(np.repeat(blocks, 2, axis=0), 2, axis=1).reshape(-1, 1)
