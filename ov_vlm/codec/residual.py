@@ -64,20 +64,32 @@ QPEL_TABLE = _qpel_tables()
 
 
 def halfpel_planes(plane: np.ndarray) -> np.ndarray:
-    """The integer, horizontal-half, vertical-half and centre samples of H.264 luma: int32 [4, H + 2P, W + 2P]."""
-    full = np.pad(plane.astype(np.int32), PAD, mode="edge")
+    """The integer, horizontal-half, vertical-half and centre samples of H.264 luma: int16 [4, H + 2P, W + 2P]."""
+    full = np.pad(plane.astype(np.int16), PAD, mode="edge")
+    horizontal, vertical = _six_tap(full, 1, np.int16), _six_tap(full, 0, np.int16)  # within -2550..10710
+    centre = _six_tap(horizontal.astype(np.int32), 0, np.int32)
+    out = np.empty((4, *full.shape), dtype=np.int16)
+    out[0] = full
+    np.clip((horizontal + 16) >> 5, 0, 255, out=out[1])
+    np.clip((vertical + 16) >> 5, 0, 255, out=out[2])
+    np.clip((centre + 512) >> 10, 0, 255, out=out[3])
+    return out
 
-    def filtered(values: np.ndarray, axis: int) -> np.ndarray:
-        """out[i] = sum_k tap_k * values[i + k - 2] (the outermost 3 samples, deep in the padding, stay 0)."""
-        moved = np.moveaxis(values, axis, 0)
-        out = np.zeros_like(moved)
-        n = moved.shape[0]
-        out[2 : n - 3] = sum(tap * moved[k : n - 5 + k] for k, tap in enumerate(TAPS))
-        return np.moveaxis(out, 0, axis)
 
-    horizontal, vertical = filtered(full, 1), filtered(full, 0)
-    centre = np.clip((filtered(horizontal, 0) + 512) >> 10, 0, 255)
-    return np.stack([full, np.clip((horizontal + 16) >> 5, 0, 255), np.clip((vertical + 16) >> 5, 0, 255), centre])
+def _six_tap(values: np.ndarray, axis: int, dtype) -> np.ndarray:
+    """out[i] = sum_k tap_k * values[i + k - 2] along ``axis`` (the outermost 3 samples, deep in the padding,
+    stay 0), accumulated in place in ``dtype``."""
+    out = np.zeros(values.shape, dtype=dtype)
+    n = values.shape[axis]
+
+    def span(start: int, stop: int) -> tuple[slice, ...]:
+        return (slice(None),) * axis + (slice(start, stop),)
+
+    total = out[span(2, n - 3)]
+    for k, tap in enumerate(TAPS):
+        term = values[span(k, n - 5 + k)]
+        total += term if tap == 1 else tap * term
+    return out
 
 
 @lru_cache(maxsize=16)
@@ -117,18 +129,17 @@ def luma_cells(planes: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarra
 
 def chroma_cells(padded: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
     """H.264 eighth-pel bilinear chroma motion compensation of the 2 x 2 chroma cells under the luma cells
-    (``cx``, ``cy``); the vectors are luma quarter pels (= chroma eighth pels); ``padded`` is the plane padded by
-    ``PAD``: int32 [n, 4]."""
+    (``cx``, ``cy``); the vectors are luma quarter pels (= chroma eighth pels); ``padded`` is the int16 plane
+    padded by ``PAD``: int16 [n, 4]."""
     side = GRID // 2
     ex, ey = cx * (8 * side) + qx, cy * (8 * side) + qy
     ix = np.clip((ex >> 3) + PAD, 0, padded.shape[1] - side - 1)
     iy = np.clip((ey >> 3) + PAD, 0, padded.shape[0] - side - 1)
-    fx, fy = (ex & 7)[:, None], (ey & 7)[:, None]
-    around = padded.reshape(-1).take((iy * padded.shape[1] + ix)[:, None] + _window(padded.shape[1], side + 1))
-    around = around.reshape(-1, side + 1, side + 1)
-    a, b = around[:, :side, :side].reshape(-1, side * side), around[:, :side, 1:].reshape(-1, side * side)
-    c, d = around[:, 1:, :side].reshape(-1, side * side), around[:, 1:, 1:].reshape(-1, side * side)
-    return ((8 - fx) * (8 - fy) * a + fx * (8 - fy) * b + (8 - fx) * fy * c + fx * fy * d + 32) >> 6
+    fx, fy = (ex & 7).astype(np.int16), (ey & 7).astype(np.int16)
+    window = _window(padded.shape[1], side + 1)[:, None]  # sample-major: inner loops run over the cells
+    around = padded.reshape(-1).take(window + (iy * padded.shape[1] + ix)[None, :]).reshape(side + 1, side + 1, -1)
+    rows = (8 - fx) * around[:, :side] + fx * around[:, 1:]  # separable: the same sums as H.264's formula
+    return (((8 - fy) * rows[:side] + fy * rows[1:] + 32) >> 6).reshape(side * side, -1).T
 
 
 def vector_grid(vectors: np.ndarray | None, height: int, width: int, future: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +262,9 @@ class Picture:
         key = (index, patched)
         if key not in self._cache:
             source = (self.patched if patched else self.planes)[index]
-            self._cache[key] = halfpel_planes(source) if index == 0 else np.pad(source, PAD, mode="edge")
+            self._cache[key] = (
+                halfpel_planes(source) if index == 0 else np.pad(source.astype(np.int16), PAD, mode="edge")
+            )
         return self._cache[key]
 
     def cells(self, index: int) -> np.ndarray:
