@@ -108,29 +108,29 @@ def _qpel_offsets(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 def luma_cells(planes: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
     """H.264 quarter-pel luma motion compensation of the 4 x 4 cells (``cx``, ``cy``) moved by (``qx``, ``qy``)
-    quarter pels (one vector per cell), from `halfpel_planes` output: int32 [n, 16]."""
+    quarter pels (one vector per cell), from `halfpel_planes` output: int16 [16, n] (sample-major)."""
     px, py = cx * (4 * GRID) + qx, cy * (4 * GRID) + qy
     ix = np.clip((px >> 2) + PAD, 0, planes.shape[2] - GRID - 1)
     iy = np.clip((py >> 2) + PAD, 0, planes.shape[1] - GRID - 1)
     code = (py & 3) * 4 + (px & 3)
     base = iy * planes.shape[2] + ix
     first, second = _qpel_offsets(planes.shape)
-    window = _window(planes.shape[2], GRID)
+    window = _window(planes.shape[2], GRID)[:, None]
     flat = planes.reshape(-1)
-    a = flat.take((base + first.take(code))[:, None] + window)
+    a = flat.take(window + (base + first.take(code))[None, :])
     split = first.take(code) != second.take(code)  # half-pel and whole-pel positions need one sample only
     if split.all():
-        return (a + flat.take((base + second.take(code))[:, None] + window) + 1) >> 1
-    rows = np.nonzero(split)[0]
-    b = flat.take((base[rows] + second.take(code[rows]))[:, None] + window)
-    a[rows] = (a[rows] + b + 1) >> 1
+        return (a + flat.take(window + (base + second.take(code))[None, :]) + 1) >> 1
+    cells = np.nonzero(split)[0]
+    b = flat.take(window + (base[cells] + second.take(code[cells]))[None, :])
+    a[:, cells] = (a[:, cells] + b + 1) >> 1
     return a
 
 
 def chroma_cells(padded: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
     """H.264 eighth-pel bilinear chroma motion compensation of the 2 x 2 chroma cells under the luma cells
     (``cx``, ``cy``); the vectors are luma quarter pels (= chroma eighth pels); ``padded`` is the int16 plane
-    padded by ``PAD``: int16 [n, 4]."""
+    padded by ``PAD``: int16 [4, n] (sample-major)."""
     side = GRID // 2
     ex, ey = cx * (8 * side) + qx, cy * (8 * side) + qy
     ix = np.clip((ex >> 3) + PAD, 0, padded.shape[1] - side - 1)
@@ -139,7 +139,7 @@ def chroma_cells(padded: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndar
     window = _window(padded.shape[1], side + 1)[:, None]  # sample-major: inner loops run over the cells
     around = padded.reshape(-1).take(window + (iy * padded.shape[1] + ix)[None, :]).reshape(side + 1, side + 1, -1)
     rows = (8 - fx) * around[:, :side] + fx * around[:, 1:]  # separable: the same sums as H.264's formula
-    return (((8 - fy) * rows[:side] + fy * rows[1:] + 32) >> 6).reshape(side * side, -1).T
+    return (((8 - fy) * rows[:side] + fy * rows[1:] + 32) >> 6).reshape(side * side, -1)
 
 
 def vector_grid(vectors: np.ndarray | None, height: int, width: int, future: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -203,16 +203,17 @@ def swapped_luma(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def to_cells(plane: np.ndarray, side: int) -> np.ndarray:
-    """A plane (dimensions multiples of ``side``) as one row per ``side`` x ``side`` cell: [cells, side * side]."""
+    """A plane (dimensions multiples of ``side``) in sample-major cell layout: [side * side, cells], column c the
+    pixels of cell c (raster order of cells and of pixels within a cell)."""
     height, width = plane.shape
     rows, cols = height // side, width // side
-    return plane.reshape(rows, side, cols, side).swapaxes(1, 2).reshape(rows * cols, side * side)
+    return plane.reshape(rows, side, cols, side).transpose(1, 3, 0, 2).reshape(side * side, rows * cols)
 
 
 def from_cells(cells: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Inverse of `to_cells` for a grid of ``rows`` x ``cols`` cells."""
-    side = round(cells.shape[1] ** 0.5)
-    return cells.reshape(rows, cols, side, side).swapaxes(1, 2).reshape(rows * side, cols * side)
+    side = round(cells.shape[0] ** 0.5)
+    return cells.reshape(side, side, rows, cols).transpose(2, 0, 3, 1).reshape(rows * side, cols * side)
 
 
 def neighbour_dc_grid(plane: np.ndarray, cell: int = 4) -> np.ndarray:
@@ -231,8 +232,8 @@ def neighbour_dc_grid(plane: np.ndarray, cell: int = 4) -> np.ndarray:
 
 
 def _padded(plane: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``plane`` as int32, edge-padded at the bottom and right to ``height`` x ``width``."""
-    plane = np.asarray(plane, dtype=np.int32)
+    """``plane`` as int16, edge-padded at the bottom and right to ``height`` x ``width``."""
+    plane = np.asarray(plane, dtype=np.int16)
     if plane.shape == (height, width):
         return plane
     return np.pad(plane, ((0, height - plane.shape[0]), (0, width - plane.shape[1])), mode="edge")
@@ -240,7 +241,7 @@ def _padded(plane: np.ndarray, height: int, width: int) -> np.ndarray:
 
 @dataclass
 class Picture:
-    """One decoded frame's planes (int32, padded to whole 8 x 8 blocks) and, once emulated, its patched picture."""
+    """One decoded frame's planes (int16, padded to whole 8 x 8 blocks) and, once emulated, its patched picture."""
 
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
     size: tuple[int, int]  # luma height, width before padding
@@ -262,9 +263,7 @@ class Picture:
         key = (index, patched)
         if key not in self._cache:
             source = (self.patched if patched else self.planes)[index]
-            self._cache[key] = (
-                halfpel_planes(source) if index == 0 else np.pad(source.astype(np.int16), PAD, mode="edge")
-            )
+            self._cache[key] = halfpel_planes(source) if index == 0 else np.pad(source, PAD, mode="edge")
         return self._cache[key]
 
     def cells(self, index: int) -> np.ndarray:
@@ -364,17 +363,14 @@ class PatchedResidual:
     def _emulate(self, picture: Picture, vectors, intra: bool, past: list[Picture], future: Picture | None) -> None:
         height, width = picture.planes[0].shape
         if intra:
-            picture.patched = tuple(
-                np.clip(128 + p - expand(neighbour_dc_grid(p), 4, *p.shape), 0, 255).astype(np.int32)
-                for p in picture.planes
-            )
+            picture.patched = tuple(_intra(p, expand(neighbour_dc_grid(p), 4, *p.shape)) for p in picture.planes)
             return
         flow, past_covered = vector_grid(vectors, height, width, future=False)
         ahead, ahead_covered = vector_grid(vectors, height, width, future=True)
         if future is None:
             ahead_covered[:] = False
         predictions = self._predict(picture, past, flow, past_covered, ahead, ahead_covered, future)
-        inter = (past_covered | ahead_covered).reshape(-1, 1)
+        inter = (past_covered | ahead_covered).reshape(1, -1)
         rows, cols = past_covered.shape
         picture.patched = tuple(
             self._patched_plane(picture, index, clean, drifted, inter, rows, cols)
@@ -382,7 +378,7 @@ class PatchedResidual:
         )
 
     def _patched_plane(self, picture, index, clean, drifted, inter, rows, cols) -> np.ndarray:
-        """One plane of the patched picture (image layout) from its cell-layout predictions."""
+        """One plane of the patched picture (image layout, int16) from its cell-layout predictions."""
         plane = picture.cells(index)
         error = plane - clean
         if self.options.drift:
@@ -392,8 +388,8 @@ class PatchedResidual:
         dc = neighbour_dc_grid(picture.planes[index])
         if index > 0:  # 4 x 4 chroma blocks = 2 x 2 luma cells
             dc = np.repeat(np.repeat(dc, 2, axis=0), 2, axis=1)
-        intra_value = 128 + plane - dc.reshape(-1, 1)
-        patched = np.clip(np.where(inter, inter_value, intra_value), 0, 255).astype(np.int32)
+        intra_value = _intra(plane, dc.reshape(1, -1))
+        patched = np.where(inter, np.clip(inter_value, 0, 255), intra_value)
         return from_cells(patched, rows, cols)
 
     def _predict(self, picture, anchors, past, past_covered, ahead, ahead_covered, future):
@@ -408,13 +404,14 @@ class PatchedResidual:
         for index in range(3):
             pair = []
             for patched in (False, True):
-                values = np.zeros((cells, 16 if index == 0 else 4), dtype=np.int32)
+                values = np.zeros((16 if index == 0 else 4, cells), dtype=np.int16)
                 if index == 0 and not patched and clean_luma is not None:
-                    values[vectors.index] = clean_luma  # computed while choosing the references
+                    values[:, vectors.index] = clean_luma  # computed while choosing the references
                 else:
                     for anchor, take in zip(candidates, groups, strict=True):
                         if len(take):
-                            values[vectors.index[take]] = vectors.sample(anchor.reference(index, patched), index, take)
+                            found = vectors.sample(anchor.reference(index, patched), index, take)
+                            values[:, vectors.index[take]] = found
                 pair.append(values)
             results.append(pair)
         if future is not None and ahead_covered.any():
@@ -424,13 +421,13 @@ class PatchedResidual:
     def _add_future(self, results, past_covered, ahead, ahead_covered, future) -> None:
         """Blend in the L1 (next anchor) prediction: averaged where both directions predict, alone where only L1."""
         vectors = CellVectors(ahead, ahead_covered, self.options.subpel)
-        both = past_covered.reshape(-1)[vectors.index][:, None]
+        both = past_covered.reshape(-1)[vectors.index][None, :]
         for index in range(3):
             for which, patched in enumerate((False, True)):
                 theirs = vectors.sample(future.reference(index, patched), index)
                 values = results[index][which]
-                mine = values[vectors.index]
-                values[vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
+                mine = values[:, vectors.index]
+                values[:, vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
 
     @staticmethod
     def _choose(y: np.ndarray, candidates: list[Picture], vectors: CellVectors, cols: int):
@@ -444,10 +441,10 @@ class PatchedResidual:
         first = vectors.sample(candidates[0].reference(0, False), 0)
         if len(candidates) == 1:
             return choice, first
-        target = y[vectors.index]
+        target = y[:, vectors.index]
         block = (vectors.cy // 2) * (-(-cols // 2)) + vectors.cx // 2
         blocks = int(block.max()) + 1
-        best = np.bincount(block, weights=np.abs(target - first).sum(axis=1), minlength=blocks)
+        best = np.bincount(block, weights=_abs_sum(target - first), minlength=blocks)
         pixels = 16 * np.bincount(block, minlength=blocks)
         unsure = np.nonzero(best[block] > EXPLAINED * pixels[block])[0]
         if not len(unsure):
@@ -457,22 +454,32 @@ class PatchedResidual:
         for number, anchor in enumerate(candidates[1:], start=1):
             predicted = vectors.sample(anchor.reference(0, False), 0, unsure)
             found.append(predicted)
-            total = np.bincount(block[unsure], weights=np.abs(target[unsure] - predicted).sum(axis=1), minlength=blocks)
+            total = np.bincount(block[unsure], weights=_abs_sum(target[:, unsure] - predicted), minlength=blocks)
             better = touched & (total < best)
             best = np.where(better, total, best)
             choice[unsure[better[block[unsure]]]] = number
         clean = first
         for number, predicted in enumerate(found, start=1):
             mine = choice[unsure] == number
-            clean[unsure[mine]] = predicted[mine]
+            clean[:, unsure[mine]] = predicted[:, mine]
         return choice, clean
 
 
+def _abs_sum(error: np.ndarray) -> np.ndarray:
+    """Per cell, the sum of |error| over its samples (sample-major layout): int32 [cells]."""
+    return np.abs(error).sum(axis=0, dtype=np.int32)
+
+
+def _intra(plane: np.ndarray, dc: np.ndarray) -> np.ndarray:
+    """``clip(int(128 + plane - dc), 0, 255)`` for a DC in eighths (``int`` truncates: 128 + plane - ceil(dc))."""
+    return np.clip(128 + plane - np.ceil(dc).astype(np.int16), 0, 255).astype(np.int16)
+
+
 def _coded(error: np.ndarray, index: int, rows: int, cols: int) -> np.ndarray:
-    """Per cell (column vector), whether its 4 x 4 block's mean |error| exceeds ``CODED_LEVEL`` (chroma: the 4 x 4
+    """Per cell (row vector), whether its 4 x 4 block's mean |error| exceeds ``CODED_LEVEL`` (chroma: the 4 x 4
     chroma block of 2 x 2 luma cells)."""
-    sums = np.abs(error).sum(axis=1)
+    sums = _abs_sum(error)
     if index == 0:
-        return (sums > CODED_LEVEL * 16).reshape(-1, 1)
+        return (sums > CODED_LEVEL * 16).reshape(1, -1)
     blocks = sums.reshape(rows // 2, 2, cols // 2, 2).sum(axis=(1, 3)) > CODED_LEVEL * 16
-    return np.repeat(np.repeat(blocks, 2, axis=0), 2, axis=1).reshape(-1, 1)
+    return np.repeat(np.repeat(blocks, 2, axis=0), 2, axis=1).reshape(1, -1)
