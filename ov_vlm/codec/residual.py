@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 CODED_LEVEL = 3.0  # mean |error| per 4 x 4 block above which a block counts as coded
-PAD = 48  # edge replication around reference planes (vectors may point outside the frame)
+PAD = 16  # edge replication around reference planes (>= 9); cells pointing further out are clamped into it
 GRID = 4  # pixels per motion cell (H.264 partitions are multiples of 4)
 SELECT = 8  # block side over which the reference frame is chosen
 EXPLAINED = 1.0  # mean |error| of a block below which the most recent anchor is kept without trying older ones
@@ -110,8 +110,9 @@ def luma_cells(planes: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarra
     """H.264 quarter-pel luma motion compensation of the 4 x 4 cells (``cx``, ``cy``) moved by (``qx``, ``qy``)
     quarter pels (one vector per cell), from `halfpel_planes` output: int16 [16, n] (sample-major)."""
     px, py = cx * (4 * GRID) + qx, cy * (4 * GRID) + qy
-    ix = np.clip((px >> 2) + PAD, 0, planes.shape[2] - GRID - 1)
-    iy = np.clip((py >> 2) + PAD, 0, planes.shape[1] - GRID - 1)
+    # clamped into the filtered part of the padding: a block moved further out reads the same replicated samples
+    ix = np.clip((px >> 2) + PAD, 2, planes.shape[2] - GRID - 4)
+    iy = np.clip((py >> 2) + PAD, 2, planes.shape[1] - GRID - 4)
     code = (py & 3) * 4 + (px & 3)
     base = iy * planes.shape[2] + ix
     first, second = _qpel_offsets(planes.shape)
