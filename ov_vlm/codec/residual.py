@@ -246,7 +246,7 @@ class Picture:
 
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
     size: tuple[int, int]  # luma height, width before padding
-    patched: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    patched: tuple[np.ndarray, ...] | None = None  # Y, U, V (Y alone when only the plain luma is needed)
     _cache: dict = field(default_factory=dict)
 
     @classmethod
@@ -318,6 +318,11 @@ class PatchedResidual:
         self.anchors: list[Picture] = []  # most recent last
         self.waiting: list[tuple[object, Picture, np.ndarray | None]] = []  # B-frames until the next anchor
 
+    @property
+    def _planes(self) -> int:
+        """Planes emulated: Y, U and V for the swapped luma, Y alone for the plain one."""
+        return 3 if self.options.swap else 1
+
     def push(self, key, planes, vectors: np.ndarray | None, kind: str, wanted: bool) -> list[tuple[object, np.ndarray]]:
         """Feed one frame (``kind`` "I", "P" or "B"); returns ``(key, |Y_patched - 128| float32)`` of wanted
         frames completed by it, in display order."""
@@ -357,14 +362,14 @@ class PatchedResidual:
     def energy(self, picture: Picture) -> np.ndarray:
         """``|Y - 128|`` of the patched picture's luma (swapped or plain): float32 [H, W]."""
         height, width = picture.size
-        y, u, v = picture.patched
-        luma = (swapped_luma(y, u, v) if self.options.swap else y).astype(np.float32)
+        luma = (swapped_luma(*picture.patched) if self.options.swap else picture.patched[0]).astype(np.float32)
         return np.abs(luma[:height, :width] - 128.0)
 
     def _emulate(self, picture: Picture, vectors, intra: bool, past: list[Picture], future: Picture | None) -> None:
         height, width = picture.planes[0].shape
         if intra:
-            picture.patched = tuple(_intra(p, expand(neighbour_dc_grid(p), 4, *p.shape)) for p in picture.planes)
+            planes = picture.planes[: self._planes]
+            picture.patched = tuple(_intra(p, expand(neighbour_dc_grid(p), 4, *p.shape)) for p in planes)
             return
         flow, past_covered = vector_grid(vectors, height, width, future=False)
         ahead, ahead_covered = vector_grid(vectors, height, width, future=True)
@@ -402,7 +407,7 @@ class PatchedResidual:
         choice, clean_luma = self._choose(picture.cells(0), candidates, vectors, past_covered.shape[1])
         groups = [np.nonzero(choice == number)[0] for number in range(len(candidates))]
         results = []
-        for index in range(3):
+        for index in range(self._planes):
             pair = []
             for patched in (False, True):
                 values = np.zeros((16 if index == 0 else 4, cells), dtype=np.int16)
@@ -423,7 +428,7 @@ class PatchedResidual:
         """Blend in the L1 (next anchor) prediction: averaged where both directions predict, alone where only L1."""
         vectors = CellVectors(ahead, ahead_covered, self.options.subpel)
         both = past_covered.reshape(-1)[vectors.index][None, :]
-        for index in range(3):
+        for index in range(self._planes):
             for which, patched in enumerate((False, True)):
                 theirs = vectors.sample(future.reference(index, patched), index)
                 values = results[index][which]
