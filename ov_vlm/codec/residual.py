@@ -106,24 +106,29 @@ def _qpel_offsets(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     return QPEL_TABLE[:, 0] @ steps, QPEL_TABLE[:, 1] @ steps
 
 
+def _clamp(values: np.ndarray, low: int, high: int) -> np.ndarray:
+    """``np.clip`` without its per-call overhead (many small arrays)."""
+    return np.minimum(np.maximum(values, low), high)
+
+
 def luma_cells(planes: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
     """H.264 quarter-pel luma motion compensation of the 4 x 4 cells (``cx``, ``cy``) moved by (``qx``, ``qy``)
     quarter pels (one vector per cell), from `halfpel_planes` output: int16 [16, n] (sample-major)."""
     px, py = cx * (4 * GRID) + qx, cy * (4 * GRID) + qy
     # clamped into the filtered part of the padding: a block moved further out reads the same replicated samples
-    ix = np.clip((px >> 2) + PAD, 2, planes.shape[2] - GRID - 4)
-    iy = np.clip((py >> 2) + PAD, 2, planes.shape[1] - GRID - 4)
+    ix = _clamp((px >> 2) + PAD, 2, planes.shape[2] - GRID - 4)
+    iy = _clamp((py >> 2) + PAD, 2, planes.shape[1] - GRID - 4)
     code = (py & 3) * 4 + (px & 3)
     base = iy * planes.shape[2] + ix
-    first, second = _qpel_offsets(planes.shape)
+    first, second = (offsets.take(code) for offsets in _qpel_offsets(planes.shape))
     window = _window(planes.shape[2], GRID)[:, None]
     flat = planes.reshape(-1)
-    a = flat.take(window + (base + first.take(code))[None, :])
-    split = first.take(code) != second.take(code)  # half-pel and whole-pel positions need one sample only
+    a = flat.take(window + (base + first)[None, :])
+    split = first != second  # half-pel and whole-pel positions need one sample only
     if split.all():
-        return (a + flat.take(window + (base + second.take(code))[None, :]) + 1) >> 1
+        return (a + flat.take(window + (base + second)[None, :]) + 1) >> 1
     cells = np.nonzero(split)[0]
-    b = flat.take(window + (base[cells] + second.take(code[cells]))[None, :])
+    b = flat.take(window + (base[cells] + second[cells])[None, :])
     a[:, cells] = (a[:, cells] + b + 1) >> 1
     return a
 
@@ -134,8 +139,8 @@ def chroma_cells(padded: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndar
     padded by ``PAD``: int16 [4, n] (sample-major)."""
     side = GRID // 2
     ex, ey = cx * (8 * side) + qx, cy * (8 * side) + qy
-    ix = np.clip((ex >> 3) + PAD, 0, padded.shape[1] - side - 1)
-    iy = np.clip((ey >> 3) + PAD, 0, padded.shape[0] - side - 1)
+    ix = _clamp((ex >> 3) + PAD, 0, padded.shape[1] - side - 1)
+    iy = _clamp((ey >> 3) + PAD, 0, padded.shape[0] - side - 1)
     fx, fy = (ex & 7).astype(np.int16), (ey & 7).astype(np.int16)
     window = _window(padded.shape[1], side + 1)[:, None]  # sample-major: inner loops run over the cells
     around = padded.reshape(-1).take(window + (iy * padded.shape[1] + ix)[None, :]).reshape(side + 1, side + 1, -1)
