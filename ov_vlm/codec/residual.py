@@ -227,14 +227,13 @@ def neighbour_dc_grid(plane: np.ndarray, cell: int = 4) -> np.ndarray:
     to its left (128 at the border): float32 [rows, cols]."""
     height, width = plane.shape
     rows, cols = height // cell, width // cell
-    values = plane.astype(np.float32)
-    above = np.full((rows, cols), np.nan, dtype=np.float32)
-    left = np.full((rows, cols), np.nan, dtype=np.float32)
-    above[1:] = values[cell - 1 : -1 : cell].reshape(rows - 1, cols, cell).mean(axis=2)
-    left[:, 1:] = values[:, cell - 1 : -1 : cell].reshape(rows, cell, cols - 1).mean(axis=1)
-    count = np.isfinite(above).astype(np.float32) + np.isfinite(left)
-    total = np.nan_to_num(above) + np.nan_to_num(left)
-    return np.where(count > 0, total / np.maximum(count, 1), 128.0).astype(np.float32)
+    above = plane[cell - 1 : -1 : cell].reshape(rows - 1, cols, cell).sum(axis=2, dtype=np.int32)
+    left = plane[:, cell - 1 : -1 : cell].reshape(rows, cell, cols - 1).sum(axis=1, dtype=np.int32)
+    dc = np.full((rows, cols), 128.0, dtype=np.float32)
+    dc[1:, 1:] = (above[:, 1:] + left[1:]) / np.float32(2 * cell)
+    dc[1:, 0] = above[:, 0] / np.float32(cell)
+    dc[0, 1:] = left[0] / np.float32(cell)
+    return dc
 
 
 def _padded(plane: np.ndarray, height: int, width: int) -> np.ndarray:
