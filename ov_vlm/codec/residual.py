@@ -16,6 +16,10 @@ exceeds ``CODED_LEVEL`` grey levels (the prediction is bit-exact for uncoded blo
 The reference then converts the 4:2:0 picture to RGB and takes its luma with red and blue swapped
 (OpenCV ``BGR2YUV`` on RGB data), which mixes chroma residual into the luma; `swapped_luma` does the same.
 B-frames are taken as non-reference pictures predicted from the anchors (I/P) around them.
+
+Layout, for speed: every plane is edge-padded to whole 8 x 8 luma blocks and handled as 4 x 4 luma cells (one
+vector per cell), stored sample-major (``[16, cells]`` luma, ``[4, cells]`` chroma, int16) so that each prediction
+is one gather per cell and every per-cell test runs over contiguous rows.
 """
 
 from __future__ import annotations
