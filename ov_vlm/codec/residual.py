@@ -185,13 +185,12 @@ def paint_cells(grid: np.ndarray, covered: np.ndarray, vectors: np.ndarray, valu
         xs = cx[pick][:, None] + ox.ravel()[None, :]
         inside = (ys >= 0) & (ys < rows) & (xs >= 0) & (xs < cols)
         cells = np.where(inside, ys * cols + xs, -1)
-        order = np.repeat(pick, cells.shape[1])  # later vectors win: write in vector order
-        cells, order = cells.ravel(), order
+        order = np.repeat(pick, cells.shape[1])  # ascending: later vectors are written last and win
+        cells = cells.ravel()
         keep = cells >= 0
         cells, order = cells[keep], order[keep]
-        last = np.argsort(order, kind="stable")
-        grid.reshape(-1, grid.shape[-1])[cells[last]] = values[order[last]]
-        covered.reshape(-1)[cells[last]] = True
+        grid.reshape(-1, grid.shape[-1])[cells] = values[order]
+        covered.reshape(-1)[cells] = True
 
 
 def expand(grid: np.ndarray, factor: int, height: int, width: int) -> np.ndarray:
