@@ -16,6 +16,10 @@ exceeds ``CODED_LEVEL`` grey levels (the prediction is bit-exact for uncoded blo
 The reference then converts the 4:2:0 picture to RGB and takes its luma with red and blue swapped
 (OpenCV ``BGR2YUV`` on RGB data), which mixes chroma residual into the luma; `swapped_luma` does the same.
 B-frames are taken as non-reference pictures predicted from the anchors (I/P) around them.
+
+Layout, for speed: every plane is edge-padded to whole 8 x 8 luma blocks and handled as 4 x 4 luma cells (one
+vector per cell), stored sample-major (``[16, cells]`` luma, ``[4, cells]`` chroma, int16) so that each prediction
+is one gather per cell and every per-cell test runs over contiguous rows.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 CODED_LEVEL = 3.0  # mean |error| per 4 x 4 block above which a block counts as coded
-PAD = 48  # edge replication around reference planes (vectors may point outside the frame)
+PAD = 16  # edge replication around reference planes (>= 9); cells pointing further out are clamped into it
 GRID = 4  # pixels per motion cell (H.264 partitions are multiples of 4)
 SELECT = 8  # block side over which the reference frame is chosen
 EXPLAINED = 1.0  # mean |error| of a block below which the most recent anchor is kept without trying older ones
@@ -64,33 +68,38 @@ QPEL_TABLE = _qpel_tables()
 
 
 def halfpel_planes(plane: np.ndarray) -> np.ndarray:
-    """The integer, horizontal-half, vertical-half and centre samples of H.264 luma: int32 [4, H + 2P, W + 2P]."""
-    full = np.pad(plane.astype(np.int32), PAD, mode="edge")
-
-    def filtered(values: np.ndarray, axis: int) -> np.ndarray:
-        """out[i] = sum_k tap_k * values[i + k - 2] (the outermost 3 samples, deep in the padding, stay 0)."""
-        moved = np.moveaxis(values, axis, 0)
-        out = np.zeros_like(moved)
-        n = moved.shape[0]
-        out[2 : n - 3] = sum(tap * moved[k : n - 5 + k] for k, tap in enumerate(TAPS))
-        return np.moveaxis(out, 0, axis)
-
-    horizontal, vertical = filtered(full, 1), filtered(full, 0)
-    centre = np.clip((filtered(horizontal, 0) + 512) >> 10, 0, 255)
-    return np.stack([full, np.clip((horizontal + 16) >> 5, 0, 255), np.clip((vertical + 16) >> 5, 0, 255), centre])
+    """The integer, horizontal-half, vertical-half and centre samples of H.264 luma: int16 [4, H + 2P, W + 2P]."""
+    full = np.pad(plane.astype(np.int16), PAD, mode="edge")
+    horizontal, vertical = _six_tap(full, 1, np.int16), _six_tap(full, 0, np.int16)  # within -2550..10710
+    centre = _six_tap(horizontal.astype(np.int32), 0, np.int32)
+    out = np.empty((4, *full.shape), dtype=np.int16)
+    out[0] = full
+    np.clip((horizontal + 16) >> 5, 0, 255, out=out[1])
+    np.clip((vertical + 16) >> 5, 0, 255, out=out[2])
+    np.clip((centre + 512) >> 10, 0, 255, out=out[3])
+    return out
 
 
-def luma_at(planes: np.ndarray, x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
-    """H.264 quarter-pel luma motion compensation at pixels (``x``, ``y``) moved by (``qx``, ``qy``) quarter pels
-    (1-D int arrays), from `halfpel_planes` output: int32 [n]."""
-    px, py = x * 4 + qx, y * 4 + qy
-    ix = np.clip((px >> 2) + PAD, 0, planes.shape[2] - 2)
-    iy = np.clip((py >> 2) + PAD, 0, planes.shape[1] - 2)
-    first, second = _qpel_offsets(planes.shape)
-    code = (py & 3) * 4 + (px & 3)
-    base = iy * planes.shape[2] + ix
-    flat = planes.reshape(-1)
-    return (flat.take(base + first.take(code)) + flat.take(base + second.take(code)) + 1) >> 1
+def _six_tap(values: np.ndarray, axis: int, dtype) -> np.ndarray:
+    """out[i] = sum_k tap_k * values[i + k - 2] along ``axis`` (the outermost 3 samples, deep in the padding,
+    stay 0), accumulated in place in ``dtype``."""
+    out = np.zeros(values.shape, dtype=dtype)
+    n = values.shape[axis]
+
+    def span(start: int, stop: int) -> tuple[slice, ...]:
+        return (slice(None),) * axis + (slice(start, stop),)
+
+    total = out[span(2, n - 3)]
+    for k, tap in enumerate(TAPS):
+        term = values[span(k, n - 5 + k)]
+        total += term if tap == 1 else tap * term
+    return out
+
+
+@lru_cache(maxsize=16)
+def _window(stride: int, side: int) -> np.ndarray:
+    """Flat offsets of a ``side`` x ``side`` window in a plane of row ``stride``: int64 [side * side]."""
+    return (np.arange(side)[:, None] * stride + np.arange(side)[None, :]).reshape(-1)
 
 
 @lru_cache(maxsize=8)
@@ -101,18 +110,46 @@ def _qpel_offsets(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     return QPEL_TABLE[:, 0] @ steps, QPEL_TABLE[:, 1] @ steps
 
 
-def chroma_at(padded: np.ndarray, x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
-    """H.264 eighth-pel bilinear chroma motion compensation at chroma pixels (``x``, ``y``); the vectors are luma
-    quarter pels (= chroma eighth pels); ``padded`` is the plane padded by ``PAD``: int32 [n]."""
-    ex, ey = x * 8 + qx, y * 8 + qy
-    ix = np.clip((ex >> 3) + PAD, 0, padded.shape[1] - 2)
-    iy = np.clip((ey >> 3) + PAD, 0, padded.shape[0] - 2)
-    fx, fy = ex & 7, ey & 7
-    flat, row = padded.reshape(-1), padded.shape[1]
-    base = iy * row + ix
-    a, b = flat.take(base), flat.take(base + 1)
-    c, d = flat.take(base + row), flat.take(base + row + 1)
-    return ((8 - fx) * (8 - fy) * a + fx * (8 - fy) * b + (8 - fx) * fy * c + fx * fy * d + 32) >> 6
+def _clamp(values: np.ndarray, low: int, high: int) -> np.ndarray:
+    """``np.clip`` without its per-call overhead (many small arrays)."""
+    return np.minimum(np.maximum(values, low), high)
+
+
+def luma_cells(planes: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
+    """H.264 quarter-pel luma motion compensation of the 4 x 4 cells (``cx``, ``cy``) moved by (``qx``, ``qy``)
+    quarter pels (one vector per cell), from `halfpel_planes` output: int16 [16, n] (sample-major)."""
+    px, py = cx * (4 * GRID) + qx, cy * (4 * GRID) + qy
+    # clamped into the filtered part of the padding: a block moved further out reads the same replicated samples
+    ix = _clamp((px >> 2) + PAD, 2, planes.shape[2] - GRID - 4)
+    iy = _clamp((py >> 2) + PAD, 2, planes.shape[1] - GRID - 4)
+    code = (py & 3) * 4 + (px & 3)
+    base = iy * planes.shape[2] + ix
+    first, second = (offsets.take(code) for offsets in _qpel_offsets(planes.shape))
+    window = _window(planes.shape[2], GRID)[:, None]
+    flat = planes.reshape(-1)
+    a = flat.take(window + (base + first)[None, :])
+    split = first != second  # half-pel and whole-pel positions need one sample only
+    if split.all():
+        return (a + flat.take(window + (base + second)[None, :]) + 1) >> 1
+    cells = np.nonzero(split)[0]
+    b = flat.take(window + (base[cells] + second[cells])[None, :])
+    a[:, cells] = (a[:, cells] + b + 1) >> 1
+    return a
+
+
+def chroma_cells(padded: np.ndarray, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
+    """H.264 eighth-pel bilinear chroma motion compensation of the 2 x 2 chroma cells under the luma cells
+    (``cx``, ``cy``); the vectors are luma quarter pels (= chroma eighth pels); ``padded`` is the int16 plane
+    padded by ``PAD``: int16 [4, n] (sample-major)."""
+    side = GRID // 2
+    ex, ey = cx * (8 * side) + qx, cy * (8 * side) + qy
+    ix = _clamp((ex >> 3) + PAD, 0, padded.shape[1] - side - 1)
+    iy = _clamp((ey >> 3) + PAD, 0, padded.shape[0] - side - 1)
+    fx, fy = (ex & 7).astype(np.int16), (ey & 7).astype(np.int16)
+    window = _window(padded.shape[1], side + 1)[:, None]  # sample-major: inner loops run over the cells
+    around = padded.reshape(-1).take(window + (iy * padded.shape[1] + ix)[None, :]).reshape(side + 1, side + 1, -1)
+    rows = (8 - fx) * around[:, :side] + fx * around[:, 1:]  # separable: the same sums as H.264's formula
+    return (((8 - fy) * rows[:side] + fy * rows[1:] + 32) >> 6).reshape(side * side, -1)
 
 
 def vector_grid(vectors: np.ndarray | None, height: int, width: int, future: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -148,42 +185,17 @@ def paint_cells(grid: np.ndarray, covered: np.ndarray, vectors: np.ndarray, valu
         xs = cx[pick][:, None] + ox.ravel()[None, :]
         inside = (ys >= 0) & (ys < rows) & (xs >= 0) & (xs < cols)
         cells = np.where(inside, ys * cols + xs, -1)
-        order = np.repeat(pick, cells.shape[1])  # later vectors win: write in vector order
-        cells, order = cells.ravel(), order
+        order = np.repeat(pick, cells.shape[1])  # ascending: later vectors are written last and win
+        cells = cells.ravel()
         keep = cells >= 0
         cells, order = cells[keep], order[keep]
-        last = np.argsort(order, kind="stable")
-        grid.reshape(-1, grid.shape[-1])[cells[last]] = values[order[last]]
-        covered.reshape(-1)[cells[last]] = True
+        grid.reshape(-1, grid.shape[-1])[cells] = values[order]
+        covered.reshape(-1)[cells] = True
 
 
 def expand(grid: np.ndarray, factor: int, height: int, width: int) -> np.ndarray:
     """Nearest-neighbour upsampling of a cell grid to ``height`` x ``width``."""
     return np.repeat(np.repeat(grid, factor, axis=0), factor, axis=1)[:height, :width]
-
-
-def block_mean(values: np.ndarray, cell: int) -> np.ndarray:
-    """Mean over ``cell`` x ``cell`` blocks (partial border blocks padded with their edge values)."""
-    height, width = values.shape
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.pad(values, ((0, rows * cell - height), (0, cols * cell - width)), mode="edge")
-    return padded.reshape(rows, cell, cols, cell).mean(axis=(1, 3))
-
-
-def neighbour_dc(plane: np.ndarray, cell: int = 4) -> np.ndarray:
-    """Intra DC prediction per ``cell`` block from the row above and the column to its left (128 at the border)."""
-    height, width = plane.shape
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.pad(plane.astype(np.float32), ((0, rows * cell - height), (0, cols * cell - width)), mode="edge")
-    above = np.full((rows, cols), np.nan, dtype=np.float32)
-    left = np.full((rows, cols), np.nan, dtype=np.float32)
-    above[1:] = padded[cell - 1 : -1 : cell].reshape(rows - 1, cols, cell).mean(axis=2)
-    left[:, 1:] = padded[:, cell - 1 : -1 : cell].reshape(rows, cell, cols - 1).mean(axis=1)
-    both = np.stack([above, left])
-    count = np.isfinite(both).sum(axis=0)
-    total = np.nansum(both, axis=0)
-    dc = np.where(count > 0, total / np.maximum(count, 1), 128.0)
-    return expand(dc, cell, height, width)
 
 
 def swapped_luma(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -199,13 +211,59 @@ def swapped_luma(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(0.299 * blue + 0.587 * green + 0.114 * red), 0, 255).astype(np.uint8)
 
 
+def to_cells(plane: np.ndarray, side: int) -> np.ndarray:
+    """A plane (dimensions multiples of ``side``) in sample-major cell layout: [side * side, cells], column c the
+    pixels of cell c (raster order of cells and of pixels within a cell)."""
+    height, width = plane.shape
+    rows, cols = height // side, width // side
+    return plane.reshape(rows, side, cols, side).transpose(1, 3, 0, 2).reshape(side * side, rows * cols)
+
+
+def from_cells(cells: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Inverse of `to_cells` for a grid of ``rows`` x ``cols`` cells."""
+    side = round(cells.shape[0] ** 0.5)
+    return cells.reshape(side, side, rows, cols).transpose(2, 0, 3, 1).reshape(rows * side, cols * side)
+
+
+def neighbour_dc_grid(plane: np.ndarray, cell: int = 4) -> np.ndarray:
+    """Intra DC prediction per ``cell`` block (dimensions multiples of ``cell``) from the row above and the column
+    to its left (128 at the border): float32 [rows, cols]."""
+    height, width = plane.shape
+    rows, cols = height // cell, width // cell
+    above = plane[cell - 1 : -1 : cell].reshape(rows - 1, cols, cell).sum(axis=2, dtype=np.int32)
+    left = plane[:, cell - 1 : -1 : cell].reshape(rows, cell, cols - 1).sum(axis=1, dtype=np.int32)
+    dc = np.full((rows, cols), 128.0, dtype=np.float32)
+    dc[1:, 1:] = (above[:, 1:] + left[1:]) / np.float32(2 * cell)
+    dc[1:, 0] = above[:, 0] / np.float32(cell)
+    dc[0, 1:] = left[0] / np.float32(cell)
+    return dc
+
+
+def _padded(plane: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``plane`` as int16, edge-padded at the bottom and right to ``height`` x ``width``."""
+    plane = np.asarray(plane, dtype=np.int16)
+    if plane.shape == (height, width):
+        return plane
+    return np.pad(plane, ((0, height - plane.shape[0]), (0, width - plane.shape[1])), mode="edge")
+
+
 @dataclass
 class Picture:
-    """One decoded frame's planes (int32) and, once emulated, its patched picture."""
+    """One decoded frame's planes (int16, padded to whole 8 x 8 blocks) and, once emulated, its patched picture."""
 
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
-    patched: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    size: tuple[int, int]  # luma height, width before padding
+    patched: tuple[np.ndarray, ...] | None = None  # Y, U, V (Y alone when only the plain luma is needed)
     _cache: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, planes) -> Picture:
+        """Pad the Y, U, V planes of a 4:2:0 frame to whole 8 x 8 luma blocks."""
+        height, width = np.shape(planes[0])
+        rows, cols = -(-height // SELECT) * SELECT, -(-width // SELECT) * SELECT
+        y = _padded(planes[0], rows, cols)
+        u, v = (_padded(p, rows // 2, cols // 2) for p in planes[1:3])
+        return cls((y, u, v), (height, width))
 
     def reference(self, index: int, patched: bool) -> np.ndarray:
         """Plane ``index`` of the decoded or patched picture prepared for motion compensation (computed once):
@@ -214,6 +272,13 @@ class Picture:
         if key not in self._cache:
             source = (self.patched if patched else self.planes)[index]
             self._cache[key] = halfpel_planes(source) if index == 0 else np.pad(source, PAD, mode="edge")
+        return self._cache[key]
+
+    def cells(self, index: int) -> np.ndarray:
+        """Plane ``index`` of the decoded picture in cell layout (`to_cells`, 4 x 4 luma cells), computed once."""
+        key = ("cells", index)
+        if key not in self._cache:
+            self._cache[key] = to_cells(self.planes[index], GRID if index == 0 else GRID // 2)
         return self._cache[key]
 
 
@@ -227,6 +292,28 @@ class ResidualOptions:
     swap: bool = True  # luma with red and blue swapped (off: the Y plane)
 
 
+class CellVectors:
+    """The covered 4 x 4 cells of one direction and their vectors (quarter pels), per plane."""
+
+    def __init__(self, grid: np.ndarray, covered: np.ndarray, subpel: bool):
+        self.index = np.nonzero(covered.reshape(-1))[0]
+        cols = covered.shape[1]
+        self.cx, self.cy = self.index % cols, self.index // cols
+        flow = grid.reshape(-1, 2)[self.index]
+        self.flow = [flow[:, 0], flow[:, 1]]
+        self.chroma_flow = self.flow
+        if not subpel:
+            self.flow = [(f // 4) * 4 for f in self.flow]
+            self.chroma_flow = [(f // 8) * 8 for f in self.chroma_flow]
+
+    def sample(self, reference: np.ndarray, index: int, take: np.ndarray | None = None) -> np.ndarray:
+        """Prediction of plane ``index`` from ``reference`` (`Picture.reference`) for all or the ``take`` cells."""
+        sampler, (qx, qy) = (luma_cells, self.flow) if index == 0 else (chroma_cells, self.chroma_flow)
+        if take is None:
+            return sampler(reference, self.cx, self.cy, qx, qy)
+        return sampler(reference, self.cx[take], self.cy[take], qx[take], qy[take])
+
+
 class PatchedResidual:
     """Patched pictures of an H.264 stream fed in display order; `push` returns the wanted frames' residual luma.
 
@@ -238,15 +325,20 @@ class PatchedResidual:
         self.anchors: list[Picture] = []  # most recent last
         self.waiting: list[tuple[object, Picture, np.ndarray | None]] = []  # B-frames until the next anchor
 
+    @property
+    def _planes(self) -> int:
+        """Planes emulated: Y, U and V for the swapped luma, Y alone for the plain one."""
+        return 3 if self.options.swap else 1
+
     def push(self, key, planes, vectors: np.ndarray | None, kind: str, wanted: bool) -> list[tuple[object, np.ndarray]]:
         """Feed one frame (``kind`` "I", "P" or "B"); returns ``(key, |Y_patched - 128| float32)`` of wanted
         frames completed by it, in display order."""
-        picture = Picture(tuple(np.asarray(p, dtype=np.int32) for p in planes))
         done: list[tuple[object, np.ndarray]] = []
         if kind == "B" and self.anchors:
             if wanted:
-                self.waiting.append((key, picture, vectors))
+                self.waiting.append((key, Picture.of(planes), vectors))
             return done
+        picture = Picture.of(planes)
         past = self.anchors
         self._emulate(picture, vectors, intra=kind == "I" or not past, past=past, future=None)
         pending, self.waiting = self.waiting, []
@@ -276,138 +368,131 @@ class PatchedResidual:
 
     def energy(self, picture: Picture) -> np.ndarray:
         """``|Y - 128|`` of the patched picture's luma (swapped or plain): float32 [H, W]."""
-        y, u, v = picture.patched
-        if self.options.swap:
-            luma = swapped_luma(np.clip(y, 0, 255), np.clip(u, 0, 255), np.clip(v, 0, 255)).astype(np.float32)
-        else:
-            luma = np.clip(y, 0, 255).astype(np.float32)
-        return np.abs(luma - 128.0)
+        height, width = picture.size
+        luma = (swapped_luma(*picture.patched) if self.options.swap else picture.patched[0]).astype(np.float32)
+        return np.abs(luma[:height, :width] - 128.0)
 
     def _emulate(self, picture: Picture, vectors, intra: bool, past: list[Picture], future: Picture | None) -> None:
         height, width = picture.planes[0].shape
         if intra:
-            picture.patched = tuple(np.clip(128 + p - neighbour_dc(p), 0, 255).astype(np.int32) for p in picture.planes)
+            planes = picture.planes[: self._planes]
+            picture.patched = tuple(_intra(p, expand(neighbour_dc_grid(p), 4, *p.shape)) for p in planes)
             return
         flow, past_covered = vector_grid(vectors, height, width, future=False)
         ahead, ahead_covered = vector_grid(vectors, height, width, future=True)
         if future is None:
             ahead_covered[:] = False
         predictions = self._predict(picture, past, flow, past_covered, ahead, ahead_covered, future)
-        inter = expand(past_covered | ahead_covered, GRID, height, width)
-        patched = []
-        for index, (plane, (clean, drifted)) in enumerate(zip(picture.planes, predictions, strict=True)):
-            mask = inter if index == 0 else inter[::2, ::2][: plane.shape[0], : plane.shape[1]]
-            error = plane - clean
-            if self.options.drift:
-                coded = expand(block_mean(np.abs(error).astype(np.float32), 4) > CODED_LEVEL, 4, *plane.shape)
-                inter_value = np.where(coded, 128 + error, drifted)
-            else:
-                inter_value = 128 + error
-            intra_value = 128 + plane - neighbour_dc(plane)
-            patched.append(np.clip(np.where(mask, inter_value, intra_value), 0, 255).astype(np.int32))
-        picture.patched = tuple(patched)
+        inter = (past_covered | ahead_covered).reshape(1, -1)
+        rows, cols = past_covered.shape
+        picture.patched = tuple(
+            self._patched_plane(picture, index, clean, drifted, inter, rows, cols)
+            for index, (clean, drifted) in enumerate(predictions)
+        )
+
+    def _patched_plane(self, picture, index, clean, drifted, inter, rows, cols) -> np.ndarray:
+        """One plane of the patched picture (image layout, int16) from its cell-layout predictions."""
+        plane = picture.cells(index)
+        error = plane - clean
+        if self.options.drift:
+            inter_value = np.where(_coded(error, index, rows, cols), 128 + error, drifted)
+        else:
+            inter_value = 128 + error
+        dc = neighbour_dc_grid(picture.planes[index])
+        if index > 0:  # 4 x 4 chroma blocks = 2 x 2 luma cells
+            dc = np.repeat(np.repeat(dc, 2, axis=0), 2, axis=1)
+        intra_value = _intra(plane, dc.reshape(1, -1))
+        patched = np.where(inter, np.clip(inter_value, 0, 255), intra_value)
+        return from_cells(patched, rows, cols)
 
     def _predict(self, picture, anchors, past, past_covered, ahead, ahead_covered, future):
-        """Per plane (clean prediction, patched prediction), the past reference chosen per 8 x 8 block."""
-        height, width = picture.planes[0].shape
-        chroma_height, chroma_width = picture.planes[1].shape
-        luma_past = Vectors(past, past_covered, height, width, 1, self.options.subpel)
-        chroma_past = Vectors(past, past_covered, chroma_height, chroma_width, 2, self.options.subpel)
+        """Per plane (clean prediction, patched prediction) in cell layout (zero where not covered), the past
+        reference chosen per 8 x 8 block."""
+        cells = past_covered.size
+        vectors = CellVectors(past, past_covered, self.options.subpel)
         candidates = list(reversed(anchors))  # most recent first
-        luma_choice, latest = self._choose(picture.planes[0], candidates, luma_past)
-        full = np.zeros(height * width, dtype=np.int64)
-        full[luma_past.index] = luma_choice
-        chroma_choice = full.reshape(height, width)[::2, ::2][:chroma_height, :chroma_width].reshape(-1)
+        choice, clean_luma = self._choose(picture.cells(0), candidates, vectors, past_covered.shape[1])
+        groups = [np.nonzero(choice == number)[0] for number in range(len(candidates))]
         results = []
-        for index in range(3):
-            vectors, choice = (
-                (luma_past, luma_choice) if index == 0 else (chroma_past, chroma_choice[chroma_past.index])
-            )
-            sample = luma_at if index == 0 else chroma_at
+        for index in range(self._planes):
             pair = []
             for patched in (False, True):
-                values = np.zeros(vectors.count, dtype=np.int32)
-                for number, anchor in enumerate(candidates):
-                    take = np.nonzero(choice == number)[0]
-                    if not len(take):
-                        continue
-                    if index == 0 and not patched and number == 0 and latest is not None:
-                        found = latest[take]  # computed while choosing the references
-                    else:
-                        found = sample(anchor.reference(index, patched), *vectors.at(take))
-                    values.reshape(-1)[vectors.index[take]] = found
-                pair.append(values.reshape(vectors.shape))
+                values = np.zeros((16 if index == 0 else 4, cells), dtype=np.int16)
+                if index == 0 and not patched and clean_luma is not None:
+                    values[:, vectors.index] = clean_luma  # computed while choosing the references
+                else:
+                    for anchor, take in zip(candidates, groups, strict=True):
+                        if len(take):
+                            found = vectors.sample(anchor.reference(index, patched), index, take)
+                            values[:, vectors.index[take]] = found
+                pair.append(values)
             results.append(pair)
         if future is not None and ahead_covered.any():
-            self._add_future(picture, results, past_covered, ahead, ahead_covered, future)
+            self._add_future(results, past_covered, ahead, ahead_covered, future)
         return [tuple(pair) for pair in results]
 
-    def _add_future(self, picture, results, past_covered, ahead, ahead_covered, future) -> None:
+    def _add_future(self, results, past_covered, ahead, ahead_covered, future) -> None:
         """Blend in the L1 (next anchor) prediction: averaged where both directions predict, alone where only L1."""
-        for index in range(3):
-            height, width = picture.planes[index].shape
-            factor = 1 if index == 0 else 2
-            vectors = Vectors(ahead, ahead_covered, height, width, factor, self.options.subpel)
-            both = expand(past_covered, GRID // factor, height, width).reshape(-1)[vectors.index]
-            sample = luma_at if index == 0 else chroma_at
+        vectors = CellVectors(ahead, ahead_covered, self.options.subpel)
+        both = past_covered.reshape(-1)[vectors.index][None, :]
+        for index in range(self._planes):
             for which, patched in enumerate((False, True)):
-                theirs = sample(future.reference(index, patched), *vectors.at())
-                flat = results[index][which].reshape(-1)
-                mine = flat[vectors.index]
-                flat[vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
+                theirs = vectors.sample(future.reference(index, patched), index)
+                values = results[index][which]
+                mine = values[:, vectors.index]
+                values[:, vectors.index] = np.where(both, (mine + theirs + 1) >> 1, theirs)
 
     @staticmethod
-    def _choose(y: np.ndarray, candidates: list[Picture], vectors: Vectors) -> tuple[np.ndarray, np.ndarray | None]:
-        """Per covered luma pixel, the number of the candidate that best predicts its 8 x 8 block (most recent
-        first; later candidates are tried only on blocks the first does not explain), and the first candidate's
-        clean luma prediction of those pixels (None when there is nothing to choose)."""
-        choice = np.zeros(len(vectors.index), dtype=np.int64)
-        if len(candidates) == 1 or not len(vectors.index):
+    def _choose(y: np.ndarray, candidates: list[Picture], vectors: CellVectors, cols: int):
+        """Per covered cell, the number of the candidate that best predicts its 8 x 8 block (most recent first;
+        later candidates are tried only on blocks the first does not explain), and the chosen candidates' clean
+        luma prediction of those cells (None when there are no candidates)."""
+        count = len(vectors.index)
+        choice = np.zeros(count, dtype=np.int64)
+        if not candidates or not count:
             return choice, None
-        target = y.reshape(-1)[vectors.index]
-        width = y.shape[1]
-        rows, cols = vectors.index // width, vectors.index % width
-        block = (rows // SELECT) * (-(-width // SELECT)) + cols // SELECT
+        first = vectors.sample(candidates[0].reference(0, False), 0)
+        if len(candidates) == 1:
+            return choice, first
+        target = y[:, vectors.index]
+        block = (vectors.cy // 2) * (-(-cols // 2)) + vectors.cx // 2
         blocks = int(block.max()) + 1
-        first = luma_at(candidates[0].reference(0, False), *vectors.at())
-        best = np.bincount(block, weights=np.abs(target - first), minlength=blocks)
-        pixels = np.bincount(block, minlength=blocks)
+        best = np.bincount(block, weights=_abs_sum(target - first), minlength=blocks)
+        pixels = 16 * np.bincount(block, minlength=blocks)
         unsure = np.nonzero(best[block] > EXPLAINED * pixels[block])[0]
+        if not len(unsure):
+            return choice, first
+        touched = np.bincount(block[unsure], minlength=blocks) > 0
+        found = []
         for number, anchor in enumerate(candidates[1:], start=1):
-            if not len(unsure):
-                break
-            error = np.abs(target[unsure] - luma_at(anchor.reference(0, False), *vectors.at(unsure)))
-            total = np.bincount(block[unsure], weights=error, minlength=blocks)
-            better = np.zeros(blocks, dtype=bool)
-            touched = np.bincount(block[unsure], minlength=blocks) > 0
-            better[touched] = total[touched] < best[touched]
+            predicted = vectors.sample(anchor.reference(0, False), 0, unsure)
+            found.append(predicted)
+            total = np.bincount(block[unsure], weights=_abs_sum(target[:, unsure] - predicted), minlength=blocks)
+            better = touched & (total < best)
             best = np.where(better, total, best)
             choice[unsure[better[block[unsure]]]] = number
-        return choice, first
+        clean = first
+        for number, predicted in enumerate(found, start=1):
+            mine = choice[unsure] == number
+            clean[:, unsure[mine]] = predicted[:, mine]
+        return choice, clean
 
 
-@lru_cache(maxsize=16)
-def _pixel_cells(height: int, width: int, cell: int, columns: int) -> np.ndarray:
-    """Flat index of the motion cell (``columns`` per row) of every pixel of a ``height`` x ``width`` plane."""
-    rows = np.arange(height) // cell
-    cols = np.arange(width) // cell
-    return (rows[:, None] * columns + cols[None, :]).reshape(-1)
+def _abs_sum(error: np.ndarray) -> np.ndarray:
+    """Per cell, the sum of |error| over its samples (sample-major layout): int32 [cells]."""
+    return np.abs(error).sum(axis=0, dtype=np.int32)
 
 
-class Vectors:
-    """The covered pixels of one plane and their vectors (quarter pels), as flat arrays."""
+def _intra(plane: np.ndarray, dc: np.ndarray) -> np.ndarray:
+    """``clip(int(128 + plane - dc), 0, 255)`` for a DC in eighths (``int`` truncates: 128 + plane - ceil(dc))."""
+    return np.clip(128 + plane - np.ceil(dc).astype(np.int16), 0, 255).astype(np.int16)
 
-    def __init__(self, grid, covered, height: int, width: int, factor: int, subpel: bool):
-        cells = _pixel_cells(height, width, GRID // factor, covered.shape[1])
-        self.shape = (height, width)
-        self.index = np.nonzero(covered.reshape(-1).take(cells))[0]
-        self.count = height * width
-        flow = grid.reshape(-1, 2)[cells.take(self.index)]
-        if not subpel:
-            step = 4 if factor == 1 else 8
-            flow = (flow // step) * step
-        self.data = np.stack([self.index % width, self.index // width, flow[:, 0], flow[:, 1]])  # x, y, qx, qy
 
-    def at(self, take: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """(x, y, qx, qy) of all covered pixels or of the ``take`` subset."""
-        return tuple(self.data if take is None else self.data[:, take])
+def _coded(error: np.ndarray, index: int, rows: int, cols: int) -> np.ndarray:
+    """Per cell (row vector), whether its 4 x 4 block's mean |error| exceeds ``CODED_LEVEL`` (chroma: the 4 x 4
+    chroma block of 2 x 2 luma cells)."""
+    sums = _abs_sum(error)
+    if index == 0:
+        return (sums > CODED_LEVEL * 16).reshape(1, -1)
+    blocks = sums.reshape(rows // 2, 2, cols // 2, 2).sum(axis=(1, 3)) > CODED_LEVEL * 16
+    return np.repeat(np.repeat(blocks, 2, axis=0), 2, axis=1).reshape(1, -1)
