@@ -149,3 +149,15 @@ def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert main(["demo", "--small", "--out", str(out), "--no-chat"]) == 0  # re-run: finished steps are reused
     again = capsys.readouterr().out
     assert again.count("done already") == 7
+
+
+def test_codec_tokens_show_the_moving_shape(world):
+    """The world is answerable in codec mode: the demo's selection keeps the mover in most of its moving frames."""
+    from ov_vlm.demo.coverage import world_coverage
+    from ov_vlm.demo.pipeline import codec_settings
+
+    coverage = world_coverage(world, codec_settings())
+    for group in ("keeps moving", "stops"):
+        if group in coverage:
+            stats = coverage[group]
+            assert stats["share"] > 0.3 and stats["frames_with_mover"] > 0.5 * stats["moving_frames"], (group, stats)
