@@ -154,8 +154,8 @@ def step_eval(config: DemoConfig, mode: str) -> Path:
             result = run_eval(request)
     except EvalError as error:
         raise DemoError(f"evaluation in {mode} mode failed: {error}") from None
-    score = result["scores"].get("motion_world")
-    shown = f"{score:.1f}%" if isinstance(score, int | float) else score
+    score = result["scores"].get("motion_world", {})
+    shown = f"{score['value']:.1f}%" if isinstance(score.get("value"), int | float) else "no score"
     say(f"    {mode}: {shown} exact match on all held-out questions (log: {request.output / 'lmms_eval.log'})")
     return request.output / "result.json"
 
