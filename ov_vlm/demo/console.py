@@ -12,7 +12,7 @@ COUNTER = re.compile(rb"\|\s*(\d+)/(\d+) \[")
 
 
 class LogProgress:
-    """A tqdm bar following the last ``| n/total [`` counter written to ``log`` (polled in a thread)."""
+    """A tqdm bar following the longest ``| n/total [`` counter in the tail of ``log`` (polled in a thread)."""
 
     def __init__(self, log: Path, desc: str, unit: str = "step", interval: float = 0.5):
         self.log, self.desc, self.unit, self.interval = log, desc, unit, interval
@@ -42,10 +42,11 @@ class LogProgress:
             tail = self.log.read_bytes()[-4096:]
         except OSError:
             return
-        counters = COUNTER.findall(tail)
-        if not counters:
-            return
-        done, total = (int(v) for v in counters[-1])
+        largest = max((int(total) for _, total in COUNTER.findall(tail)), default=0)
+        if not largest or (self._bar is not None and largest < self._bar.total):
+            return  # the main loop is the longest bar; short ones (loading weights, writing shards) are skipped
+        done = max(int(n) for n, total in COUNTER.findall(tail) if int(total) == largest)
+        total = largest
         if self._bar is None or self._bar.total != total:
             if self._bar is not None:
                 self._bar.close()
