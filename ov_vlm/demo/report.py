@@ -164,7 +164,12 @@ def write_seed_summary(out: Path, runs: dict[int, Path]) -> Path:
     if diffs:
         seeds_json["codec_minus_frames"] = {"mean": statistics.fmean(diffs), "per_seed": diffs}
     (out / "seeds.json").write_text(json.dumps(seeds_json, indent=1))
-    header = ["held-out questions", "n", *(f"{m} (mean, spread)" for m in modes), "blind prior"]
+    header = [
+        "held-out questions",
+        f"n (seed {next(iter(results))})",
+        *(f"{m} (mean, spread)" for m in modes),
+        "blind prior",
+    ]
     lines = [
         f"# ov-vlm demo over seeds {', '.join(map(str, results))} (world and training seed)",
         "",
