@@ -4,6 +4,7 @@ report + plot -> one streamed chat turn. Each finished step is recorded in ``ste
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,10 +16,13 @@ from typing import Any
 
 from ov_vlm.resources import resource_path
 
+from .console import LogProgress, last_line, run_logged
 from .world import WorldSpec
 
 RECIPES = resource_path("recipes", "demo")
+MODEL_PRESET = RECIPES / "model.yaml"  # the demo's model and visual settings, its codec selection included
 MODES = ("codec", "frames", "dense")
+DEFAULT_MODES = ("codec", "frames")  # dense (64 frames) is not trained on: 8x the tokens per clip
 
 
 @dataclass
@@ -28,7 +32,7 @@ class DemoConfig:
     world: WorldSpec = field(default_factory=WorldSpec)
     stage1: list[str] = field(default_factory=list)  # recipe overrides (key=value)
     stage2: list[str] = field(default_factory=list)
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str, ...] = DEFAULT_MODES
     viz_videos: int = 3
     eval_batch_size: int = 8
     chat: bool = True
@@ -69,10 +73,11 @@ def step_data(config: DemoConfig) -> dict[str, Path]:
 
 
 def codec_settings():
+    """The demo's codec selection: ``visual_spec.codec`` of the demo model preset (the one place it is set)."""
     from ov_vlm.codec import CodecSettings
     from ov_vlm.model.presets import load_preset
 
-    return CodecSettings.from_dict(load_preset("tiny").visual_spec.get("codec", {}))
+    return CodecSettings.from_dict(load_preset(MODEL_PRESET).visual_spec.get("codec", {}))
 
 
 def step_codec(config: DemoConfig) -> list[Path]:
@@ -80,6 +85,7 @@ def step_codec(config: DemoConfig) -> list[Path]:
     from tqdm.auto import tqdm
 
     from ov_vlm.codec import CodecCache
+    from ov_vlm.codec.pipeline import select_patches
     from ov_vlm.codec.viz import save_visualization
 
     cache, settings = CodecCache(config.out / "codec_cache"), codec_settings()
@@ -89,6 +95,8 @@ def step_codec(config: DemoConfig) -> list[Path]:
     for video in tqdm(videos, desc="codec selection", unit="video"):
         selection = cache.select(video, settings)
         if video in test_videos:
+            if selection.scores is None:  # from the cache: pictures need the in-memory scores and frames
+                selection = select_patches(video, settings)
             target = config.out / "codec" / f"{video.stem}.png"
             target.parent.mkdir(parents=True, exist_ok=True)
             pictures.append(save_visualization(selection, target, thumb=160, title=video.name))
@@ -96,19 +104,22 @@ def step_codec(config: DemoConfig) -> list[Path]:
 
 
 def step_train(stage: str, config: DemoConfig) -> Path:
-    """``ov-vlm train`` on the demo recipe, in its own process (as a user runs it)."""
+    """``ov-vlm train`` on the demo recipe, in its own process (as a user runs it); its output goes to a log."""
     out = config.out / stage
     data = config.out / "data"
+    seed = [f"train.seed={config.seed}"]
     if stage == "stage1_align":
-        overrides = [f"data.train={data / 'train_captions.jsonl'}", *config.stage1]
+        overrides = [f"model.preset={MODEL_PRESET}", f"data.train={data / 'train_captions.jsonl'}", *config.stage1]
     else:
         overrides = [f"data.train={data / 'train.jsonl'}", f"init_from={config.out / 'stage1_align'}", *config.stage2]
-    overrides += [f"output_dir={out}", f"data.codec_cache={config.out / 'codec_cache'}"]
+    overrides += [*seed, f"output_dir={out}", f"data.codec_cache={config.out / 'codec_cache'}"]
     command = [sys.executable, "-m", "ov_vlm.cli.main", "train", str(RECIPES / f"{stage}.yaml"), *overrides]
-    say("    $ ov-vlm train " + " ".join(command[4:]))
-    code = subprocess.call(command)
+    log = config.out / "logs" / f"{stage}.log"
+    say(f"    $ ov-vlm train recipes/demo/{stage}.yaml ... (full log: {log})")
+    code = run_logged(command, log, stage.split("_")[0])
     if code != 0 or not (out / "model.safetensors").is_file():
-        raise DemoError(f"{stage} failed (exit {code}); its outputs and log are in {out}")
+        raise DemoError(f"{stage} failed (exit {code}); see {log}")
+    say(f"    {last_line(log, 'trained ') or 'trained'}")
     return out
 
 
@@ -140,9 +151,13 @@ def step_eval(config: DemoConfig, mode: str) -> Path:
         quiet=True,
     )
     try:
-        run_eval(request)
+        with LogProgress(request.output / "lmms_eval.log", f"lmms-eval {mode}", unit="question"):
+            result = run_eval(request)
     except EvalError as error:
         raise DemoError(f"evaluation in {mode} mode failed: {error}") from None
+    score = result["scores"].get("motion_world", {})
+    shown = f"{score['value']:.1f}%" if isinstance(score.get("value"), int | float) else "no score"
+    say(f"    {mode}: {shown} exact match on all held-out questions (log: {request.output / 'lmms_eval.log'})")
     return request.output / "result.json"
 
 
@@ -167,10 +182,13 @@ def step_chat(config: DemoConfig) -> dict[str, str]:
         "8",
     ]
     sys.stdout.flush()
-    code = subprocess.call([sys.executable, "-m", "ov_vlm.cli.main", *command])
+    log = config.out / "logs" / "chat.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as errors:  # the answer streams to the terminal, anything else goes to the log
+        code = subprocess.call([sys.executable, "-m", "ov_vlm.cli.main", *command], stderr=errors)
     say(f"(ground truth: {sample['conversations'][1]['value']})")
     if code != 0:
-        raise DemoError(f"chat failed (exit {code})")
+        raise DemoError(f"chat failed (exit {code}); see {log}")
     return {"video": str(video), "question": question, "truth": sample["conversations"][1]["value"]}
 
 
@@ -181,8 +199,8 @@ STEP_TEXT = {
     "codec/).",
     "stage1_align": "3/6 Stage 1 alignment: projector only, on captions (DeepSpeed ZeRO-2 on CPU).",
     "stage2_sft": "3/6 Stage 2 instruction tuning: every part, on motion questions, codec and frames input alike.",
-    "eval": "4/6 Evaluation through lmms-eval on the held-out split: codec top-K vs uniform frames (equal tokens) "
-    "vs dense.",
+    "eval": "4/6 Evaluation through lmms-eval on the held-out split: codec top-K vs uniform frames, 128 tokens per "
+    "clip each.",
     "report": "5/6 Results table and plot.",
     "chat": "6/6 One chat turn on a test video (codec input), streamed.",
 }
@@ -203,7 +221,8 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] = say) -> Path:
         ("stage2_sft", lambda: step_train("stage2_sft", config), [out / "stage2_sft" / "model.safetensors"]),
     ]
     plan += [(f"eval_{m}", lambda m=m: step_eval(config, m), [out / "eval" / m / "result.json"]) for m in config.modes]
-    plan.append(("report", lambda: write_report(out, config.modes), [out / "report.md", out / "results.png"]))
+    report = ("report", lambda: write_report(out, config.modes, config.seed), [out / "report.md", out / "results.json"])
+    plan.append(report)
     if config.chat:
         plan.append(("chat", lambda: step_chat(config), []))
     shown = set()
@@ -225,3 +244,19 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] = say) -> Path:
     progress(f"  report: {out / 'report.md'}\n  plot:   {out / 'results.png'}")
     sys.stdout.flush()
     return out / "report.md"
+
+
+def run_seeds(config: DemoConfig, seeds: list[int], progress: Callable[[str], None] = say) -> Path:
+    """The demo once per seed in ``<out>/seed-<n>/`` (chat only for the first), then ``seeds.md``."""
+    from .report import write_seed_summary
+
+    out = config.out.resolve()
+    runs = {}
+    for k, seed in enumerate(seeds):
+        progress(f"\n######## seed {seed} ({k + 1} of {len(seeds)})")
+        run = dataclasses.replace(config, out=out / f"seed-{seed}", seed=seed, chat=config.chat and k == 0)
+        run_demo(run, progress)
+        runs[seed] = run.out
+    path = write_seed_summary(out, runs)
+    progress(f"\nSpread over seeds {', '.join(map(str, seeds))}: {path}")
+    return path

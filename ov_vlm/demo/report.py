@@ -1,99 +1,190 @@
-"""The demo's results: accuracy per question type and video mode (from lmms-eval's logged samples) beside the
-majority-answer baselines, a verdict on codec vs frames at equal tokens, as Markdown and a plot."""
+"""The demo's results: accuracy per question type and video mode (from lmms-eval's logged samples) beside the blind
+baselines, codec - frames at equal tokens with its uncertainty, as Markdown, ``results.json`` and a plot; and the
+spread over several seeds."""
 
 from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
 from .world import QUESTION_TYPES, majority_baselines
 
 TOKENS = {"codec": "128 (K = 8 x 16 patches)", "frames": "128 (8 frames x 16)", "dense": "1,024 (64 frames x 16)"}
+GROUPS = ("video", "image", "all")
 
 
-def per_type_accuracy(run: Path, test: list[dict[str, Any]]) -> dict[str, tuple[float, int]]:
-    """(accuracy %, n) per question type, plus "video", "image" and "all", from a run's logged samples."""
+def _load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _rows(record: dict[str, Any]) -> tuple[str, ...]:
+    return record["question_type"], "video" if "video" in record else "image", "all"
+
+
+def sample_hits(run: Path, test: list[dict[str, Any]]) -> dict[int, float]:
+    """Exact-match hit (0/1) per test question (doc id) from a run's logged lmms-eval samples."""
     (samples_file,) = (run / "raw").rglob("*_samples_*.jsonl")
-    hits: dict[str, list[float]] = {}
-    for line in samples_file.read_text().splitlines():
-        sample = json.loads(line)
-        record = test[sample["doc_id"]]
-        kind = "video" if "video" in record else "image"
-        for key in (record["question_type"], kind, "all"):
-            hits.setdefault(key, []).append(sample["exact_match"])
-    return {key: (100.0 * sum(v) / len(v), len(v)) for key, v in hits.items()}
+    return {s["doc_id"]: float(s["exact_match"]) for s in map(json.loads, samples_file.read_text().splitlines())}
 
 
-def _verdict(codec: tuple[float, int], frames: tuple[float, int]) -> str:
-    (a, n), (b, _) = codec, frames
-    stderr = 100.0 * math.sqrt(max(a / 100 * (1 - a / 100) + b / 100 * (1 - b / 100), 1e-9) / max(n, 1))
-    diff = a - b
-    if abs(diff) < 2 * stderr:
+def per_type_accuracy(hits: dict[int, float], test: list[dict[str, Any]]) -> dict[str, float]:
+    """Accuracy (%) per question type, plus "video", "image" and "all"."""
+    grouped: dict[str, list[float]] = {}
+    for doc, hit in hits.items():
+        for key in _rows(test[doc]):
+            grouped.setdefault(key, []).append(hit)
+    return {key: 100.0 * sum(v) / len(v) for key, v in grouped.items()}
+
+
+def paired_difference(a: dict[int, float], b: dict[int, float], docs: list[int]) -> tuple[float, float]:
+    """Mean of a - b in points over the same questions, and its standard error (paired)."""
+    diffs = [a[d] - b[d] for d in docs if d in a and d in b]
+    if len(diffs) < 2:
+        return 0.0, float("nan")
+    return 100.0 * statistics.fmean(diffs), 100.0 * statistics.stdev(diffs) / math.sqrt(len(diffs))
+
+
+def _verdict(diff: float, stderr: float, n: int, codec: float, frames: float) -> str:
+    if abs(diff) <= 2 * stderr:
         call = "no clear difference"
     else:
         call = "codec **beats** uniform frames" if diff > 0 else "uniform frames **beat** codec"
     return (
-        f"On the {n} held-out video questions, at equal LLM tokens (128 per clip), codec top-K scores {a:.1f}% and "
-        f"uniform frames {b:.1f}% ({diff:+.1f} points, about ±{2 * stderr:.1f} for two standard errors): {call}."
+        f"On the {n} held-out video questions, at equal LLM tokens (128 per clip), codec top-K scores {codec:.1f}% and "
+        f"uniform frames {frames:.1f}%: {diff:+.1f} points ± {2 * stderr:.1f} (two standard errors, paired over the "
+        f"same questions): {call}."
     )
 
 
-def write_report(out: Path, modes: tuple[str, ...]) -> Path:
+def summarise(out: Path, modes: tuple[str, ...]) -> dict[str, Any]:
+    """``results.json``'s content: question counts, baselines and accuracy per mode and type (percent)."""
+    data = out / "data"
+    train, test = _load(data / "train.jsonl"), _load(data / "test.jsonl")
+    baselines = majority_baselines(train, test)
+    hits = {m: sample_hits(out / "eval" / m, test) for m in modes}
+    counts: dict[str, int] = {}
+    for record in test:
+        for key in _rows(record):
+            counts[key] = counts.get(key, 0) + 1
+    order = [t for t in QUESTION_TYPES if t in counts] + [g for g in GROUPS if g in counts]
+    blind = dict(baselines["blind_per_type"])
+    for group in GROUPS:
+        subset = [r for r in test if group in _rows(r)]
+        if subset:
+            blind[group] = majority_baselines(train, subset)["majority_per_type"]
+    summary: dict[str, Any] = {
+        "questions": {k: counts[k] for k in order},
+        "baselines": {"majority": baselines["majority"], "blind_per_type": {k: blind[k] for k in order}},
+        "accuracy": {
+            m: {k: v for k, v in sorted(per_type_accuracy(hits[m], test).items(), key=_key(order))} for m in modes
+        },
+    }
+    if "codec" in hits and "frames" in hits:
+        docs = [d for d, r in enumerate(test) if "video" in r]
+        diff, stderr = paired_difference(hits["codec"], hits["frames"], docs)
+        summary["codec_minus_frames"] = {"video": diff, "two_se": 2 * stderr, "n": len(docs)}
+    return summary
+
+
+def _key(order: list[str]):
+    return lambda item: order.index(item[0]) if item[0] in order else len(order)
+
+
+def write_report(out: Path, modes: tuple[str, ...], seed: int | None = None) -> Path:
+    """``report.md``, ``results.json`` and ``results.png`` in ``out``; returns the report path."""
     from ov_vlm.evaluation.chart import bar_chart
 
-    data = out / "data"
-    train = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
-    test = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines()]
-    baselines = majority_baselines(train, test)
-    results = {m: per_type_accuracy(out / "eval" / m, test) for m in modes}
-    rows = [t for t in QUESTION_TYPES if any(r["question_type"] == t for r in test)] + ["video", "image", "all"]
-    counts = {t: sum(1 for r in test if r["question_type"] == t) for t in QUESTION_TYPES}
-    counts.update(video=sum("video" in r for r in test), image=sum("image" in r for r in test), all=len(test))
-    header = ["questions", "n", *(f"{m}" for m in modes)]
+    summary = summarise(out, modes)
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    counts, blind, accuracy = summary["questions"], summary["baselines"]["blind_per_type"], summary["accuracy"]
+    header = ["held-out questions", "n", *modes, "blind prior (per type)"]
     lines = [
         "# ov-vlm demo: codec patches vs uniform frames on the motion world",
         "",
-        f"Tiny model (random init, trained here on CPU: stage 1 + stage 2), evaluated with lmms-eval on {len(test)} "
-        "held-out questions.",
+        f"Demo model (random init, trained here on CPU: stage 1 + stage 2{'' if seed is None else f', seed {seed}'}), "
+        f"evaluated with lmms-eval on {counts['all']} held-out questions (one per clip or image).",
         "Visual tokens per clip: " + "; ".join(f"{m} {TOKENS[m]}" for m in modes) + ".",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
     ]
-    for row in rows:
-        cells = [f"{results[m][row][0]:.1f}" if row in results[m] else "–" for m in modes]
-        label = f"**{row}**" if row in ("video", "image", "all") else row
-        lines.append(f"| {label} | {counts[row]} | " + " | ".join(cells) + " |")
+    for row, n in counts.items():
+        cells = [f"{accuracy[m][row]:.1f}" if row in accuracy[m] else "–" for m in modes]
+        label = f"**{row}**" if row in GROUPS else row
+        lines.append(f"| {label} | {n} | " + " | ".join(cells) + f" | {blind[row]:.1f} |")
     lines += [
         "",
-        f"Baselines on all {len(test)} questions: majority answer {baselines['majority']:.1f}%; a blind model that "
-        f"knows the question type and gives its most common answer {baselines['majority_per_type']:.1f}%.",
+        f"Baselines: the majority answer over all questions scores {summary['baselines']['majority']:.1f}%; the blind "
+        "prior is a model that knows the question type and always gives that type's most common training answer.",
         "",
     ]
-    if "codec" in results and "frames" in results and "video" in results["codec"]:
-        lines.append(_verdict(results["codec"]["video"], results["frames"]["video"]))
-    if "dense" in results:
+    if "codec_minus_frames" in summary:
+        cmp = summary["codec_minus_frames"]
         lines.append(
-            "Dense (all 64 frames) spends 8x the tokens and was not seen in training (the model learned on codec and "
-            "8-frame input), so it is a reference, not a target."
+            _verdict(cmp["video"], cmp["two_se"] / 2, cmp["n"], accuracy["codec"]["video"], accuracy["frames"]["video"])
         )
-    lines += ["", "Per-mode lmms-eval outputs: `eval/<mode>/` (report.md, result.json, raw samples)."]
+    below = [
+        f"{m} {row}" for m in modes for row in counts if row not in GROUPS and accuracy[m].get(row, 0) <= blind[row]
+    ]
+    lines.append(
+        "At or below the blind prior: " + ", ".join(below) + "."
+        if below
+        else "Every mode beats the blind prior on every question type."
+    )
+    if "dense" in modes:
+        lines.append(
+            "Dense (all 64 frames) spends 8x the tokens and is not trained on (the model learned on codec and 8-frame "
+            "input), so it is a reference, not a target."
+        )
+    lines += ["", "Per-mode lmms-eval outputs: `eval/<mode>/` (report.md, result.json, raw samples); logs: `logs/`."]
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
-    names = [r for r in rows if r != "image"]
-    series = {m: [results[m].get(r, (None,))[0] for r in names] for m in modes}
-    series["majority (per type)"] = [_majority_for(train, test, r) for r in names]
+    names = [r for r in counts if r != "all"]
+    series: dict[str, list[float | None]] = {m: [accuracy[m].get(r) for r in names] for m in modes}
+    series["blind prior (per type)"] = [blind[r] for r in names]
     bar_chart(out / "results.png", names, series, "motion world: accuracy by question type", "accuracy (%)")
-    summary = {"baselines": baselines, "accuracy": {m: {k: v[0] for k, v in r.items()} for m, r in results.items()}}
-    (out / "results.json").write_text(json.dumps(summary, indent=1))
     return report
 
 
-def _majority_for(train: list[dict], test: list[dict], row: str) -> float | None:
-    if row in ("video", "image", "all"):
-        subset = [r for r in test if row == "all" or (row in r)]
-    else:
-        subset = [r for r in test if r["question_type"] == row]
-    return majority_baselines(train, subset)["majority_per_type"] if subset else None
+def write_seed_summary(out: Path, runs: dict[int, Path]) -> Path:
+    """``seeds.md`` and ``seeds.json`` in ``out``: accuracy per seed, mean and spread (max - min), per mode and row."""
+    results = {seed: json.loads((run / "results.json").read_text()) for seed, run in runs.items()}
+    first = next(iter(results.values()))
+    modes, rows = list(first["accuracy"]), list(first["questions"])
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for mode in modes:
+        for row in rows:
+            values = [r["accuracy"][mode][row] for r in results.values() if row in r["accuracy"][mode]]
+            table.setdefault(mode, {})[row] = {"mean": statistics.fmean(values), "spread": max(values) - min(values)}
+    diffs = [r["codec_minus_frames"]["video"] for r in results.values() if "codec_minus_frames" in r]
+    seeds_json = {"seeds": list(results), "per_seed": {str(s): r for s, r in results.items()}, "summary": table}
+    if diffs:
+        seeds_json["codec_minus_frames"] = {"mean": statistics.fmean(diffs), "per_seed": diffs}
+    (out / "seeds.json").write_text(json.dumps(seeds_json, indent=1))
+    header = [
+        "held-out questions",
+        f"n (seed {next(iter(results))})",
+        *(f"{m} (mean, spread)" for m in modes),
+        "blind prior",
+    ]
+    lines = [
+        f"# ov-vlm demo over seeds {', '.join(map(str, results))} (world and training seed)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for row in rows:
+        cells = [f"{table[m][row]['mean']:.1f} ({table[m][row]['spread']:.1f})" for m in modes]
+        blind = statistics.fmean(r["baselines"]["blind_per_type"][row] for r in results.values())
+        lines.append(f"| {row} | {first['questions'][row]} | " + " | ".join(cells) + f" | {blind:.1f} |")
+    if diffs:
+        lines += [
+            "",
+            "codec - frames on video questions per seed: " + ", ".join(f"{d:+.1f}" for d in diffs) + " points.",
+        ]
+    path = out / "seeds.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -57,13 +58,14 @@ class Scene:
 
 @dataclass(frozen=True)
 class WorldSpec:
-    """Sizes of the world; the defaults are the demo's (about a minute to generate on one core)."""
+    """Sizes of the world; the defaults are the demo's. The test split holds 480 video questions (one per clip) so
+    that two standard errors of a codec - frames difference are about 6.5 points."""
 
     size: int = 64
     frames: int = 48
     fps: int = 12
-    videos: dict = field(default_factory=lambda: {"train": 240, "val": 24, "test": 96})
-    images: dict = field(default_factory=lambda: {"train": 48, "val": 6, "test": 16})
+    videos: dict = field(default_factory=lambda: {"train": 960, "val": 16, "test": 480})
+    images: dict = field(default_factory=lambda: {"train": 240, "val": 8, "test": 64})
     two_mover_share: float = 0.25
     pan_share: float = 0.3
     water_share: float = 0.3
@@ -193,15 +195,79 @@ def caption(scene: Scene) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def _record(sample_id: str, media_key: str, path: str, question: str, answer: str, qtype: str, truth: dict) -> dict:
+def _record(sample_id: str, media_key: str, path: str, turns: list[tuple[str, str, str]], truth: dict) -> dict:
+    """A LLaVA record; ``turns`` are (type, question, answer), asked one after the other about the same clip."""
     tag = "<video>" if media_key == "video" else "<image>"
-    return {
-        "id": sample_id,
-        media_key: path,
-        "conversations": [{"from": "human", "value": f"{tag}\n{question}"}, {"from": "gpt", "value": answer}],
-        "question_type": qtype,
-        "truth": truth,
-    }
+    conversations = []
+    for k, (_, question, answer) in enumerate(turns):
+        human = f"{tag}\n{question}" if k == 0 else question
+        conversations += [{"from": "human", "value": human}, {"from": "gpt", "value": answer}]
+    record = {"id": sample_id, media_key: path, "conversations": conversations}
+    if len(turns) == 1:
+        record["question_type"] = turns[0][0]
+    else:
+        record["question_types"] = [t[0] for t in turns]
+    record["truth"] = truth
+    return record
+
+
+def qa_pairs(record: dict) -> list[tuple[str, str]]:
+    """(question type, answer) of every turn of a record."""
+    types = record.get("question_types") or [record["question_type"]]
+    answers = [turn["value"] for turn in record["conversations"][1::2]]
+    return list(zip(types, answers, strict=True))
+
+
+def _turns(rng: np.random.Generator, questions: list[tuple[str, str, str]], split: int, n: int) -> list:
+    """Training: every question of the clip as one multi-turn conversation, in random order (each answer supervised;
+    no turn depends on another). Held-out splits: one question per clip, types balanced by rotation."""
+    if split == SPLITS["train"]:
+        return [questions[i] for i in rng.permutation(len(questions))]
+    return [questions[n % len(questions)]]
+
+
+def image_questions(shape: str, color: str) -> list[tuple[str, str, str]]:
+    return [
+        ("image_colour", f"What colour is the {shape}?", color),
+        ("image_shape", f"What shape is the {color} object?", shape),
+    ]
+
+
+def _write_clip(out: Path, split: str, n: int, rng, spec: WorldSpec, index: int) -> tuple[dict, dict]:
+    """One video clip: its QA record and its caption record."""
+    scene = make_scene(rng, spec, two_movers=bool(rng.random() < spec.two_mover_share))
+    name = f"{split}-v{n:04d}.mp4"
+    write_video(out / "media" / name, [render(scene, t) for t in range(spec.frames)], spec.fps)
+    truth = asdict(scene)
+    turns = _turns(rng, video_questions(scene), index, n)
+    qa = _record(f"{split}-v{n:04d}", "video", f"media/{name}", turns, truth)
+    cap = _record(
+        f"{split}-v{n:04d}-cap", "video", f"media/{name}", [("caption", "Describe the video.", caption(scene))], truth
+    )
+    return qa, cap
+
+
+def _write_image(out: Path, split: str, n: int, rng, spec: WorldSpec, index: int) -> tuple[dict, dict]:
+    """One still image of a single shape: its QA record and its caption record."""
+    side = spec.size // 3
+    color, shape = list(COLORS)[rng.integers(len(COLORS))], SHAPES[rng.integers(len(SHAPES))]
+    scene = Scene(spec.size, 1, int(rng.integers(1 << 30)), 0.0, False, side)
+    x, y = (int(v) for v in rng.integers(2, spec.size - side - 2, 2))
+    scene.distractors = [(shape, color, x, y)]
+    name = f"{split}-i{n:04d}.png"
+    Image.fromarray(render(scene, 0)).save(out / "media" / name)
+    truth = {"shape": shape, "color": color, "x": x, "y": y, "side": side}
+    questions = image_questions(shape, color)
+    turns = _turns(rng, questions, index, n) if index == SPLITS["train"] else [questions[(n + 1) % 2]]
+    qa = _record(f"{split}-i{n:04d}", "image", f"media/{name}", turns, truth)
+    cap = _record(
+        f"{split}-i{n:04d}-cap",
+        "image",
+        f"media/{name}",
+        [("caption", "Describe the image.", f"A {color} {shape}.")],
+        truth,
+    )
+    return qa, cap
 
 
 def generate_world(
@@ -218,62 +284,18 @@ def generate_world(
     """
     spec = spec or WorldSpec()
     out = Path(out_dir)
-    media = out / "media"
-    media.mkdir(parents=True, exist_ok=True)
+    (out / "media").mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for split, index in SPLITS.items():
         rng = np.random.default_rng([seed, index])
         qa, captions = [], []
-        for n in range(spec.videos[split]):
-            scene = make_scene(rng, spec, two_movers=bool(rng.random() < spec.two_mover_share))
-            name = f"{split}-v{n:04d}.mp4"
-            write_video(media / name, [render(scene, t) for t in range(spec.frames)], spec.fps)
-            truth = asdict(scene)
-            questions = video_questions(scene)
-            if split != "train":  # held-out splits: one question per clip, types balanced by rotation
-                questions = [questions[n % len(questions)]]
-            for k, (qtype, question, answer) in enumerate(questions):
-                qa.append(_record(f"{split}-v{n:04d}-q{k}", "video", f"media/{name}", question, answer, qtype, truth))
-            captions.append(
-                _record(
-                    f"{split}-v{n:04d}-cap",
-                    "video",
-                    f"media/{name}",
-                    "Describe the video.",
-                    caption(scene),
-                    "caption",
-                    truth,
-                )
-            )
-            if progress:
-                progress(1)
-        for n in range(spec.images[split]):
-            side = spec.size // 3
-            color, shape = list(COLORS)[rng.integers(len(COLORS))], SHAPES[rng.integers(len(SHAPES))]
-            scene = Scene(spec.size, 1, int(rng.integers(1 << 30)), 0.0, False, side)
-            x, y = (int(v) for v in rng.integers(2, spec.size - side - 2, 2))
-            scene.distractors = [(shape, color, x, y)]
-            name = f"{split}-i{n:04d}.png"
-            Image.fromarray(render(scene, 0)).save(media / name)
-            if n % 2:
-                qtype, question, answer = "image_colour", f"What colour is the {shape}?", color
-            else:
-                qtype, question, answer = "image_shape", f"What shape is the {color} object?", shape
-            truth = {"shape": shape, "color": color, "x": x, "y": y, "side": side}
-            qa.append(_record(f"{split}-i{n:04d}-q0", "image", f"media/{name}", question, answer, qtype, truth))
-            captions.append(
-                _record(
-                    f"{split}-i{n:04d}-cap",
-                    "image",
-                    f"media/{name}",
-                    "Describe the image.",
-                    f"A {color} {shape}.",
-                    "caption",
-                    truth,
-                )
-            )
-            if progress:
-                progress(1)
+        for count, write in ((spec.videos[split], _write_clip), (spec.images[split], _write_image)):
+            for n in range(count):
+                record, cap = write(out, split, n, rng, spec, index)
+                qa.append(record)
+                captions.append(cap)
+                if progress:
+                    progress(1)
         for name, records in ((split, qa), (f"{split}_captions", captions)):
             if split == "train" and train_modes:
                 videos = [r for r in records if "video" in r]
@@ -285,22 +307,28 @@ def generate_world(
     return written
 
 
-def majority_baselines(train: list[dict], test: list[dict]) -> dict[str, float]:
-    """Accuracy on ``test`` of answering the most common training answer: overall, and per question type (a blind
-    model that knows the question type but never looks)."""
+def majority_baselines(train: list[dict], test: list[dict]) -> dict[str, Any]:
+    """Accuracy (%) on ``test`` of answering the most common training answer: overall (``majority``), per question
+    type (``blind_per_type``: a blind model that knows the question type but never looks) and that blind model on
+    all of ``test`` (``majority_per_type``)."""
+    pairs = [pair for record in train for pair in qa_pairs(record)]
 
-    def most_common(records: list[dict]) -> str | None:
-        answers = [r["conversations"][-1]["value"] for r in records]
+    def most_common(answers: list[str]) -> str | None:
         return max(sorted(set(answers)), key=answers.count) if answers else None
 
-    overall = most_common(train)
-    by_type = {t: most_common([r for r in train if r["question_type"] == t]) for t in QUESTION_TYPES}
+    overall = most_common([a for _, a in pairs])
+    by_type = {t: most_common([a for q, a in pairs if q == t]) for t in QUESTION_TYPES}
+    tested = [pair for record in test for pair in qa_pairs(record)]
 
-    def accuracy(guess) -> float:
-        hits = [guess(r) == r["conversations"][-1]["value"] for r in test]
-        return 100.0 * sum(hits) / max(1, len(hits))
+    def accuracy(subset: list[tuple[str, str]], guess) -> float:
+        return 100.0 * sum(guess(q) == a for q, a in subset) / max(1, len(subset))
 
     return {
-        "majority": accuracy(lambda r: overall),
-        "majority_per_type": accuracy(lambda r: by_type.get(r["question_type"])),
+        "majority": accuracy(tested, lambda q: overall),
+        "majority_per_type": accuracy(tested, by_type.get),
+        "blind_per_type": {
+            t: accuracy([p for p in tested if p[0] == t], by_type.get)
+            for t in QUESTION_TYPES
+            if any(p[0] == t for p in tested)
+        },
     }
