@@ -20,7 +20,7 @@ from .console import LogProgress, last_line, run_logged
 from .world import WorldSpec
 
 RECIPES = resource_path("recipes", "demo")
-MODEL_PRESET = RECIPES / "model.yaml"  # the demo's model and visual settings, its codec selection included
+MODEL_PRESET = resource_path("presets", "demo.yaml")  # the demo model and visual settings, its codec selection
 MODES = ("codec", "frames", "dense")
 DEFAULT_MODES = ("codec", "frames")  # dense (64 frames) is not trained on: 8x the tokens per clip
 
