@@ -27,12 +27,25 @@ def texture(height: int, width: int, seed: int = 0, block: int = 4) -> np.ndarra
 def write_video(path: Path, frames: list[np.ndarray], codec: str = "h264", fps: int = 16, faststart: bool = False):
     """Encode RGB uint8 frames [H, W, 3] to ``path`` with one of `ENCODERS`."""
     name, options = ENCODERS[codec]
-    height, width = frames[0].shape[:2]
     container_options = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), mode="w", options=container_options) as container:
-        stream = container.add_stream(name, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = dict(options)
+    return encode_frames(path, frames, name, "yuv420p", options, fps=fps, container_options=container_options)
+
+
+def encode_frames(
+    path: Path,
+    frames: list[np.ndarray],
+    encoder: str,
+    pix_fmt: str,
+    options: dict | None = None,
+    fps: int = 24,
+    container_options: dict | None = None,
+) -> Path:
+    """Encode RGB uint8 frames [H, W, 3] with any PyAV encoder and pixel format (the container's own time base)."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), mode="w", options=dict(container_options or {})) as container:
+        stream = container.add_stream(encoder, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.options = dict(options or {})
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

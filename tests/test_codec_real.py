@@ -6,10 +6,9 @@ import importlib.metadata
 import importlib.util
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from media import moving_object_clip
+from media import encode_frames, moving_object_clip
 
 from ov_vlm.codec import select_patches
 
@@ -56,20 +55,6 @@ def test_selection_is_the_same_for_any_thread_count_and_run():
         assert np.array_equal(runs[0], other)
 
 
-def encode(path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, options: dict | None = None) -> Path:
-    """Encode RGB frames with the container's own time base (WebM: 1/1000)."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=24)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
-        stream.options = dict(options or {})
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 CODECS = {
     "vp9-webm": ("clip.webm", "libvpx-vp9", "yuv420p", {"deadline": "realtime", "cpu-used": "8"}),
     "av1-mkv": ("clip.mkv", "libaom-av1", "yuv420p", {"cpu-used": "8", "usage": "realtime"}),
@@ -84,7 +69,7 @@ CODECS = {
 def test_any_decodable_codec_selects(tmp_path, kind):
     name, codec, pix_fmt, options = CODECS[kind]
     frames = moving_object_clip(tmp_path / "source.mp4", count=24, size=(96, 128)).frames
-    path = encode(tmp_path / name, frames, codec, pix_fmt, options)
+    path = encode_frames(tmp_path / name, frames, codec, pix_fmt, options)
     selection = select_patches(path, canvas=128, patch=16, frames=16, mosaics=2)
     video = selection.meta["video"]
     assert selection.meta["decoded_frames"] == 24 and len(selection.positions) == 128

@@ -207,6 +207,25 @@ def select_patches(
     )
 
 
+def _empty_slots(frame_ids: np.ndarray, geometry: CanvasGeometry):
+    """Per-slot outputs to fill while decoding: scores [T, G, G], canvases [T, C, C, 3], moving [T], filled [T]."""
+    count, cells = len(frame_ids), geometry.cells
+    return (
+        np.zeros((count, cells, cells), dtype=np.float32),
+        np.zeros((count, geometry.canvas, geometry.canvas, 3), dtype=np.uint8),
+        np.zeros(count, dtype=np.float64),
+        np.zeros(count, dtype=bool),
+    )
+
+
+def _slots_by_frame(frame_ids: np.ndarray) -> dict[int, list[int]]:
+    """Frame id -> the slots that show it (a frame id repeats in short clips)."""
+    wanted: dict[int, list[int]] = defaultdict(list)
+    for t, frame_id in enumerate(frame_ids.tolist()):
+        wanted[frame_id].append(t)
+    return wanted
+
+
 def _analyse_sampled(
     source: VideoSource, frame_ids: np.ndarray, geometry: CanvasGeometry, settings: CodecSettings
 ) -> SampledFrames | None:
@@ -217,14 +236,8 @@ def _analyse_sampled(
     P-frames. Slots that repeat a
     frame id copy its results; slots past the end of a truncated stream reuse the last decoded frame.
     """
-    count, cells = len(frame_ids), geometry.cells
-    scores = np.zeros((count, cells, cells), dtype=np.float32)
-    canvases = np.zeros((count, geometry.canvas, geometry.canvas, 3), dtype=np.uint8)
-    moving = np.zeros(count, dtype=np.float64)
-    filled = np.zeros(count, dtype=bool)
-    wanted: dict[int, list[int]] = defaultdict(list)
-    for t, frame_id in enumerate(frame_ids.tolist()):
-        wanted[frame_id].append(t)
+    scores, canvases, moving, filled = _empty_slots(frame_ids, geometry)
+    wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
     recent: deque[av.VideoFrame] = deque(maxlen=1)
     anchors: deque[av.VideoFrame] = deque(maxlen=3)
@@ -317,14 +330,8 @@ def _analyse_reference(
 
     Slots that repeat a frame id copy its results; slots past the end of a truncated stream reuse the last frame.
     """
-    count, cells = len(frame_ids), geometry.cells
-    scores = np.zeros((count, cells, cells), dtype=np.float32)
-    canvases = np.zeros((count, geometry.canvas, geometry.canvas, 3), dtype=np.uint8)
-    moving = np.zeros(count, dtype=np.float64)
-    filled = np.zeros(count, dtype=bool)
-    wanted: dict[int, list[int]] = defaultdict(list)
-    for t, frame_id in enumerate(frame_ids.tolist()):
-        wanted[frame_id].append(t)
+    scores, canvases, moving, filled = _empty_slots(frame_ids, geometry)
+    wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
     use_residual = settings.residual_weight > 0
     emulator = PatchedResidual(options) if use_residual else None
