@@ -8,6 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ov_vlm.media import encode_frames
+
 ENCODERS = {
     "h264": ("libx264", {"preset": "veryfast"}),
     "h264_nob": ("libx264", {"preset": "veryfast", "bf": "0", "x264-params": "ref=1"}),
@@ -29,29 +31,6 @@ def write_video(path: Path, frames: list[np.ndarray], codec: str = "h264", fps: 
     name, options = ENCODERS[codec]
     container_options = {"movflags": "faststart"} if faststart else {}
     return encode_frames(path, frames, name, "yuv420p", options, fps=fps, container_options=container_options)
-
-
-def encode_frames(
-    path: Path,
-    frames: list[np.ndarray],
-    encoder: str,
-    pix_fmt: str,
-    options: dict | None = None,
-    fps: int = 24,
-    container_options: dict | None = None,
-) -> Path:
-    """Encode RGB uint8 frames [H, W, 3] with any PyAV encoder and pixel format (the container's own time base)."""
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), mode="w", options=dict(container_options or {})) as container:
-        stream = container.add_stream(encoder, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        stream.options = dict(options or {})
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Architecture rules: the data path is one-way (codec -> processing -> model -> train/evaluation/cli).
+"""Architecture rules: the data path is one-way (media -> codec -> processing -> model -> train/evaluation/cli).
 
 A module may import from its own layer or a layer to its left, never from one to its right. The check parses every
 module's imports (no execution), so it also catches imports hidden inside functions.
@@ -7,6 +7,8 @@ module's imports (no execution), so it also catches imports hidden inside functi
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ov_vlm"
@@ -15,15 +17,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ov_vlm"
 LAYERS = {
     "utils": 0,
     "resources": 0,  # package data (presets, eval suites/tasks, recipes); its files that are not modules are skipped
-    "codec": 1,
-    "processing": 2,
-    "encoders": 3,
-    "model": 3,
-    "data": 4,
-    "train": 5,
-    "evaluation": 5,
-    "demo": 6,
-    "cli": 7,
+    "media": 1,
+    "codec": 2,
+    "processing": 3,
+    "encoders": 4,
+    "model": 4,
+    "data": 5,
+    "train": 6,
+    "evaluation": 6,
+    "demo": 7,
+    "cli": 8,
 }
 
 
@@ -85,3 +88,13 @@ def test_no_dispatch_on_checkpoint_path_substrings():
         if text in path.read_text()
     ]
     assert not offenders, offenders
+
+
+def test_media_and_codec_import_without_torch():
+    """The layers below processing are torch-free (a codec worker or a frame reader needs no deep-learning stack)."""
+    code = (
+        "import sys, ov_vlm.media, ov_vlm.codec; "
+        "heavy = sorted(m for m in ('torch', 'transformers', 'deepspeed') if m in sys.modules); print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -7,12 +7,13 @@ selection.positions, selection.mosaics, selection.meta
 selection.save("out/clip")                         # mosaic_*.jpg, positions_thw.npy, frame_ids.npy, meta.json
 """
 
+from ov_vlm.media import VIDEO_EXTENSIONS, is_video_file, sample_frame_ids
+
 from .cache import CodecCache, default_root, fingerprint
 from .errors import CodecError
-from .pipeline import sample_frame_ids, select_patches
+from .pipeline import select_patches
 from .result import CodecSelection, is_complete
 from .settings import CodecSettings, parse_budget
-from .video import VIDEO_EXTENSIONS, is_video_file
 
 __all__ = [
     "VIDEO_EXTENSIONS",

@@ -26,11 +26,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ov_vlm.media import is_video_file
+
 from .errors import CodecError
 from .pipeline import select_patches
 from .result import META_FILE, is_complete
 from .settings import CodecSettings
-from .video import is_video_file
 
 LIST_EXTENSIONS = frozenset({".txt", ".list", ".lst"})
 VIZ_FILE = "selection.png"

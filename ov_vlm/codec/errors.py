@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from ov_vlm.media.errors import VideoError
 
+# A video that cannot be turned into a codec selection fails for the same reasons as one that cannot be read at
+# all (missing, empty, not a video, undecodable), so the codec layer raises the media layer's error under its
+# historical name: ``except CodecError`` and ``except VideoError`` catch the same failures.
+CodecError = VideoError
 
-class CodecError(ValueError):
-    """A video cannot be turned into a codec selection (missing, empty, not a video, undecodable, ...)."""
-
-    def __init__(self, path: str | Path, reason: str):
-        self.path = str(path)
-        self.reason = " ".join(str(reason).split())  # always a single line
-        super().__init__(f"{self.path}: {self.reason}")
+__all__ = ["CodecError"]

@@ -14,12 +14,6 @@ import math
 import numpy as np
 
 
-def temporal_slots(frames: int) -> np.ndarray:
-    """RoPE time slot of each sampled frame: ``floor(linspace(0, 63, frames))`` (the identity for 64 frames)."""
-    slots = max(64, frames)
-    return np.floor(np.linspace(0, slots - 1, frames)).astype(np.int64)
-
-
 def raster_order(kept: np.ndarray, block: int) -> np.ndarray:
     """Rows of ``kept`` sorted by (t, h, w); with ``block=2`` by (t, block row, block col), blocks kept together."""
     if block == 1:

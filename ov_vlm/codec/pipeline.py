@@ -17,16 +17,17 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ov_vlm.media import VideoSource, sample_frame_ids, time_slots
+
 from . import reference
 from .errors import CodecError
 from .motion import MOVING_MV, MOVING_RESIDUAL, motion_field, residual_proxy
-from .packing import pack, temporal_slots
+from .packing import pack
 from .residual import PatchedResidual, ResidualOptions
 from .result import CodecSelection
 from .saliency import CanvasGeometry, fuse, normalise, patch_scores
 from .selection import select
 from .settings import CodecSettings
-from .video import VideoSource
 
 EIGHT_BIT_LUMA_FIRST = frozenset(
     {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "nv12", "nv21", "gray"}
@@ -34,11 +35,6 @@ EIGHT_BIT_LUMA_FIRST = frozenset(
 B_FRAME = 3
 PICTURE_KINDS = {1: "I", 2: "P", 3: "B"}
 PLANAR_420 = frozenset({"yuv420p", "yuvj420p"})
-
-
-def sample_frame_ids(num_frames: int, count: int) -> np.ndarray:
-    """``floor(linspace(0, N - 1, count))`` over the whole video; short videos repeat ids."""
-    return np.floor(np.linspace(0, num_frames - 1, count)).astype(np.int64)
 
 
 def luma(frame: av.VideoFrame) -> np.ndarray:
@@ -169,7 +165,7 @@ def select_patches(
     except ValueError as error:
         raise CodecError(path, str(error)) from None
     mosaics, cells = pack(chosen.kept, frames, settings.patch, settings.block)
-    slots = temporal_slots(count)
+    slots = time_slots(count)
     positions = np.column_stack([slots[cells[:, 0]], cells[:, 1], cells[:, 2]]).astype(np.int32)
     order = np.column_stack([slots[chosen.kept[:, 0]], chosen.kept[:, 1], chosen.kept[:, 2]]).astype(np.int32)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw
+
+from ov_vlm.media import encode_frames
 
 COLORS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (40, 80, 220), "yellow": (230, 210, 40)}
 SHAPES = ("square", "circle", "triangle")
@@ -41,15 +42,7 @@ def _draw(frame: np.ndarray, shape: str, color: tuple[int, int, int], x: int, y:
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: int = 8) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        stream.options = {"preset": "veryfast", "bf": "0"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    encode_frames(path, frames, options={"preset": "veryfast", "bf": "0"}, fps=fps)
 
 
 def generate_shapes(

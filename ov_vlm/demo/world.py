@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw
+
+from ov_vlm.media import encode_frames
 
 COLORS = {"red": (225, 35, 35), "green": (35, 190, 60), "blue": (40, 90, 235), "yellow": (240, 215, 30)}
 SHAPES = ("square", "circle", "triangle")
@@ -111,15 +112,8 @@ def render(scene: Scene, t: int) -> np.ndarray:
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        stream.options = {"preset": "veryfast", "bf": "0", "g": "16", "threads": "1"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    """One demo clip: H.264 without B-frames, GOP 16, one encoder thread (the same bytes on every machine)."""
+    encode_frames(path, frames, options={"preset": "veryfast", "bf": "0", "g": "16", "threads": "1"}, fps=fps)
 
 
 def _free_spot(rng, size: int, side: int, taken: list[tuple[float, float]], lo: int = 0) -> tuple[int, int]:

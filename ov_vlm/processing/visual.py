@@ -24,10 +24,10 @@ from PIL import Image
 
 from ov_vlm.codec import CodecCache, CodecError, CodecSelection, CodecSettings, select_patches
 from ov_vlm.codec.result import META_FILE
+from ov_vlm.media import VideoError, read_frames, time_slots
 
 from .errors import MediaError
 from .image import BICUBIC, CLIP_MEAN, CLIP_STD, best_pinpoint, letterbox, load_image, normalize
-from .video import read_frames
 
 VIDEO_MODES = ("codec", "frames", "dense")
 REFERENCE_PINPOINTS = {
@@ -134,11 +134,8 @@ class VisualSpec:
         return CodecSettings.from_dict(overrides)
 
     def slots(self, count: int) -> np.ndarray:
-        return (
-            np.floor(np.linspace(0, self.temporal_slots - 1, count)).astype(np.int64)
-            if count > 1
-            else np.zeros(1, dtype=np.int64)
-        )
+        """Time slots of ``count`` frames on this spec's grid (`ov_vlm.media.time_slots`)."""
+        return time_slots(count, self.temporal_slots)
 
 
 @dataclass
@@ -251,5 +248,8 @@ def video_visual(source: Any, spec: VisualSpec, mode: str | None = None, cache: 
                 raise MediaError(str(error)) from None
         return codec_visual(load_codec_source(source), spec)
     count = spec.num_frames if mode == "frames" else spec.dense_frames
-    frames, frame_ids = read_frames(source, count)
+    try:
+        frames, frame_ids = read_frames(source, count)
+    except VideoError as error:
+        raise MediaError(str(error)) from None
     return frames_visual(frames, spec, {"mode": mode, "frame_ids": frame_ids.tolist()})

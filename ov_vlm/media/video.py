@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import av.error
 
-from .errors import CodecError
+from .errors import VideoError
 
 DIRECT_MV_CODECS = frozenset({"h264", "mpeg4", "mpeg1video", "mpeg2video"})
 VIDEO_EXTENSIONS = frozenset(
@@ -57,15 +57,15 @@ class VideoInfo:
 
 def _open(path: Path) -> av.container.InputContainer:
     if not path.exists():
-        raise CodecError(path, "no such file")
+        raise VideoError(path, "no such file")
     if path.is_dir():
-        raise CodecError(path, "is a directory, not a video file")
+        raise VideoError(path, "is a directory, not a video file")
     if path.stat().st_size == 0:
-        raise CodecError(path, "empty file (0 bytes)")
+        raise VideoError(path, "empty file (0 bytes)")
     try:
         return av.open(str(path), mode="r")
     except av.error.FFmpegError as error:
-        raise CodecError(
+        raise VideoError(
             path, f"cannot open as a video: corrupt, truncated or not a video file (FFmpeg: {_ffmpeg_reason(error)})"
         ) from None
 
@@ -78,7 +78,7 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.vide
     if not container.streams.video:
         kinds = sorted({stream.type for stream in container.streams})
         has = f" (it has {', '.join(kinds)} streams)" if kinds else ""
-        raise CodecError(path, f"no video stream{has}")
+        raise VideoError(path, f"no video stream{has}")
     return container.streams.video[0]
 
 
@@ -90,7 +90,7 @@ def count_frames(path: str | Path) -> int:
         try:
             return sum(1 for packet in container.demux(stream) if packet.size)
         except av.error.FFmpegError as error:
-            raise CodecError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
+            raise VideoError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
 
 
 def transcode_to_h264(
@@ -107,7 +107,7 @@ def transcode_to_h264(
         stream.thread_type = "AUTO"
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
-            raise CodecError(source, "video stream has no frame size")
+            raise VideoError(source, "video stream has no frame size")
         scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
         out_w, out_h = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
         with av.open(str(target), mode="w") as output:
@@ -126,7 +126,7 @@ def transcode_to_h264(
                 written += 1
             _mux_in_order(output, encoder, encoder.encode(), muxed)
     if written == 0:
-        raise CodecError(source, "no decodable video frames")
+        raise VideoError(source, "no decodable video frames")
     return written
 
 
@@ -165,12 +165,12 @@ def _decode_frames(container, stream, path: Path, errors: list[str] | None = Non
             yield from packet.decode()
         except av.error.FFmpegError as error:
             if errors is None:
-                raise CodecError(path, f"decode error ({_ffmpeg_reason(error)})") from None
+                raise VideoError(path, f"decode error ({_ffmpeg_reason(error)})") from None
             errors.append(f"decode: {_ffmpeg_reason(error)}")
 
 
 class VideoSource:
-    """A video opened for codec analysis: ``info`` plus a streaming ``frames()`` iterator with MVs exported.
+    """A video opened for reading: ``info`` plus a streaming ``frames()`` iterator (motion vectors exported by default).
 
     Use as a context manager; a temporary transcode (if any) is deleted on exit. ``transcode=False`` decodes any
     codec as it is (for plain frame reading, where no motion vectors are needed).
@@ -193,25 +193,25 @@ class VideoSource:
             analysed = Path(self._tempdir.name) / "transcoded.mp4"
             try:
                 transcode_to_h264(self.path, analysed, max_side, threads, self.decode_errors)
-            except CodecError:
+            except VideoError:
                 self.close()
                 raise
             except av.error.FFmpegError as error:
                 self.close()
-                raise CodecError(
+                raise VideoError(
                     self.path, f"cannot transcode {source_codec} to H.264 ({_ffmpeg_reason(error)})"
                 ) from None
         self._analysed = analysed
         num_frames = count_frames(analysed)
         if num_frames == 0:
             self.close()
-            raise CodecError(self.path, "no video frames (empty or truncated stream)")
+            raise VideoError(self.path, "no video frames (empty or truncated stream)")
         with contextlib.closing(_open(analysed)) as container:
             context = _video_stream(container, analysed).codec_context
             width, height, codec = context.width, context.height, context.name
         if not width or not height:
             self.close()
-            raise CodecError(self.path, "video stream has no frame size")
+            raise VideoError(self.path, "video stream has no frame size")
         self.info = VideoInfo(
             path=str(self.path),
             codec=codec,

@@ -1,0 +1,35 @@
+"""Uniform frame sampling from a video with PyAV (frames mode): streaming decode, only the sampled frames are
+converted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VideoError
+from .sampling import sample_frame_ids
+from .video import VideoSource
+
+
+def read_frames(path: str | Path, count: int, threads: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """``count`` RGB frames (uint8 [H, W, 3]) at `sample_frame_ids` over the whole video, and those ids.
+
+    Short videos repeat frames. Raises `VideoError` with one line naming the file and the reason.
+    """
+    with VideoSource(path, threads=threads, transcode=False) as source:
+        frame_ids = sample_frame_ids(source.info.num_frames, count)
+        wanted = {int(i) for i in frame_ids}
+        last_wanted = max(wanted)
+        decoded: dict[int, np.ndarray] = {}
+        for index, frame in enumerate(source.frames(export_mvs=False)):
+            if index in wanted:
+                decoded[index] = frame.to_ndarray(format="rgb24")
+            if index >= last_wanted:
+                break
+    if not decoded:
+        raise VideoError(path, "no decodable video frames")
+    available = sorted(decoded)
+    # a stream shorter than its index promised: the missing slots reuse the nearest earlier decoded frame
+    frames = [decoded[max((i for i in available if i <= fid), default=available[0])] for fid in frame_ids.tolist()]
+    return frames, frame_ids
