@@ -98,3 +98,22 @@ def test_visual_spec_is_typed():
     with pytest.raises(ValueError, match="unknown codec setting"):
         VisualSpec(codec={"budjet": 1})
     assert VisualSpec.from_dict(OV.to_dict()) == OV
+
+
+def test_every_visual_carries_its_token_layout(clip):
+    image = image_visual(Image.fromarray(np.zeros((60, 140, 3), dtype=np.uint8)), OV)
+    assert image.layout.grid == (1, 4, 8) and image.layout.num_patches == 32 == image.num_tokens
+    frames = video_visual(str(clip), OV, mode="frames")
+    assert frames.layout.grid == (8, 4, 4) and frames.num_tokens == len(frames.positions)
+    codec = video_visual(str(clip), OV, mode="codec")
+    assert codec.layout.grid == (8, 4, 4) and codec.layout.num_patches == len(codec.positions)
+    merged = video_visual(str(clip), OV.replace(token_merge=2), mode="codec")  # block=2: whole 2x2 blocks
+    assert merged.layout.merge == 2 and merged.num_tokens == merged.layout.num_patches // 4
+
+
+def test_the_spec_predicts_the_layout_it_produces(clip):
+    for mode in ("frames", "dense", "codec"):  # the codec budget of OV is fixed (8 frames' worth of cells)
+        assert OV.video_layout(mode) == video_visual(str(clip), OV, mode=mode).layout, mode
+    largest = max(OV.pinpoints(), key=lambda size: size[0] * size[1])
+    canvas = Image.fromarray(np.zeros((largest[1], largest[0], 3), dtype=np.uint8))
+    assert OV.largest_image_layout() == image_visual(canvas, OV).layout

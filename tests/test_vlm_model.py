@@ -232,3 +232,20 @@ def test_a_text_only_training_batch_gives_the_tower_zero_gradients(encoder):
     visual = [n for n in dummy if n.startswith(("vision_tower.", "multi_modal_projector."))]
     assert any(n.startswith("vision_tower.") for n in visual) and any(n.startswith("multi_modal") for n in visual)
     assert all(not dummy[n].any() for n in visual)
+
+
+def test_the_model_reads_the_collated_token_layouts():
+    """The processor's layouts travel with the batch and drive the projector's 2x2 merge."""
+    model, processor = tiny_vlm(projector="spatial_merge_2x2")
+    image = Image.fromarray(np.full((64, 128, 3), 90, dtype=np.uint8))
+    content = [{"type": "image", "image": image}, {"type": "text", "text": "hi"}]
+    batch = processor([{"role": "user", "content": content}])
+    height, width = batch["pixel_values"][0].shape[-2:]
+    assert batch["visual_grids"].tolist() == [[1, height // model.patch_size, width // model.patch_size]]
+    with torch.no_grad():
+        given = model.get_visual_features(batch["pixel_values"], batch["patch_positions"], batch["visual_grids"])
+        derived = model.get_visual_features(batch["pixel_values"], batch["patch_positions"])
+        assert torch.equal(given, derived)
+        frames, rows, cols = batch["visual_grids"][0].tolist()
+        wrong = torch.tensor([[frames, rows * 2, cols // 2]])  # same patch count, other layout: other 2x2 groups
+        assert not torch.equal(model.get_visual_features(batch["pixel_values"], batch["patch_positions"], wrong), given)

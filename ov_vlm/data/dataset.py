@@ -81,13 +81,9 @@ class SupervisedDataset(Dataset):
         return [modality(record) for record in self.records]
 
     def lengths(self) -> list[int]:
+        """Estimated tokens per record (the spec's token layouts for its visuals), for length-grouped batching."""
         spec = self.processor.spec
-        side = spec.frame_side() // spec.patch_size
-        image_tokens = max(w * h for w, h in spec.pinpoints()) // spec.patch_size**2 // spec.token_merge**2
-        video_tokens = spec.num_frames * side * side // spec.token_merge**2
-        if spec.video_mode == "codec":
-            settings = spec.codec_settings()
-            video_tokens = (settings.fixed_budget() or settings.total_cells // 8) // spec.token_merge**2
+        image_tokens, video_tokens = spec.largest_image_layout().num_tokens, spec.video_layout().num_tokens
         return [estimate_length(record, image_tokens, video_tokens) for record in self.records]
 
 

@@ -24,10 +24,11 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils.deprecation import deprecate_kwarg
 
 from ov_vlm.encoders import get_encoder
+from ov_vlm.processing.layout import pixel_grid
 from ov_vlm.utils.loading import StrictLoadingMixin
 
 from .configuration_ov_vlm import OVVLMConfig
-from .projector import Grid, Projector, build_projector, projector_merge
+from .projector import Projector, build_projector, projector_merge
 
 
 class OVVLMPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
@@ -89,28 +90,31 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
     def patch_size(self) -> int:
         return get_encoder(self.config.vision_encoder).patch_size(self.config.vision_config)
 
-    def token_grids(self, pixel_values: Sequence[torch.Tensor]) -> list[Grid]:
-        """(frames, rows, cols) of each visual's patch grid."""
-        patch = self.patch_size
-        grids = []
-        for pixels in pixel_values:
-            frames = pixels.shape[1] if pixels.dim() == 4 else 1
-            grids.append((frames, pixels.shape[-2] // patch, pixels.shape[-1] // patch))
-        return grids
-
     def get_visual_features(
-        self, pixel_values: Sequence[torch.Tensor], patch_positions: Sequence[torch.Tensor | None] | None = None
+        self,
+        pixel_values: Sequence[torch.Tensor],
+        patch_positions: Sequence[torch.Tensor | None] | None = None,
+        visual_grids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Projected features of every visual, packed in order: [sum of LLM tokens, text hidden size]."""
+        """Projected features of every visual, packed in order: [sum of LLM tokens, text hidden size].
+
+        ``visual_grids`` ([n, 3] (frames, rows, cols), the processor's token layouts) defaults to the pixels' grids.
+        """
         pixel_values = list(pixel_values)
         positions = list(patch_positions) if patch_positions is not None else [None] * len(pixel_values)
         if len(positions) != len(pixel_values):
             raise ValueError(f"got {len(pixel_values)} visuals but {len(positions)} patch_positions entries")
+        if visual_grids is None:
+            grids = [pixel_grid(pixels.shape, self.patch_size) for pixels in pixel_values]
+        else:
+            grids = [tuple(grid) for grid in visual_grids.tolist()]
+        if len(grids) != len(pixel_values):
+            raise ValueError(f"got {len(pixel_values)} visuals but {len(grids)} visual_grids rows")
         dtype = next(self.vision_tower.parameters()).dtype
         pixel_values = [pixels.to(dtype) for pixels in pixel_values]
         encoder = get_encoder(self.config.vision_encoder)
         features = encoder.encode(self.vision_tower, pixel_values, positions, layer=self.config.vision_feature_layer)
-        return self.multi_modal_projector(features.features, self.token_grids(pixel_values), features.lengths)
+        return self.multi_modal_projector(features.features, grids, features.lengths)
 
     def dummy_pixel_values(self) -> torch.Tensor:
         """The smallest image the tower and projector accept: black, one grid unit (merge x tower multiple) wide."""
@@ -145,6 +149,7 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         pixel_values: Sequence[torch.Tensor] | None = None,
         patch_positions: Sequence[torch.Tensor | None] | None = None,
+        visual_grids: torch.Tensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
@@ -152,6 +157,8 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         r"""
         pixel_values: list of ``[C, H, W]`` / ``[C, T, H, W]`` tensors, one per placeholder group, in order.
         patch_positions: list of ``[N_i, 3]`` (t, h, w) tensors (or None) matching ``pixel_values``.
+        visual_grids: ``[n, 3]`` (frames, rows, cols) patch grid of each visual (the processor's token layouts;
+            default: read off the pixels).
         Other arguments are those of the language model; ``labels`` use -100 for unsupervised positions.
         """
         if (input_ids is None) == (inputs_embeds is None):
@@ -162,7 +169,7 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         if has_visuals:
             if input_ids is None:
                 raise ValueError("visual inputs need input_ids to find their placeholder tokens")
-            features = self.get_visual_features(pixel_values, patch_positions)
+            features = self.get_visual_features(pixel_values, patch_positions, visual_grids)
             mask = self.placeholder_mask(input_ids)
             count = int(mask.sum())
             if count != features.shape[0]:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
-Grid = tuple[int, int, int]  # (frames, rows, cols) of one visual's token grid, in token order
+from ov_vlm.processing.layout import Grid
 
 
 class Projector(nn.Module):

@@ -144,6 +144,7 @@ class OVVLMProcessor:
         if visuals:
             batch["pixel_values"] = [v.pixel_values for v in visuals]
             batch["patch_positions"] = [v.positions for v in visuals]
+            batch["visual_grids"] = torch.tensor([v.layout.grid for v in visuals], dtype=torch.long)
         return batch
 
     def __call__(

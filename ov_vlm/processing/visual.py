@@ -28,6 +28,7 @@ from ov_vlm.media import VideoError, read_frames, time_slots
 
 from .errors import MediaError
 from .image import BICUBIC, CLIP_MEAN, CLIP_STD, best_pinpoint, letterbox, load_image, normalize
+from .layout import TokenLayout, pixel_grid
 
 VIDEO_MODES = ("codec", "frames", "dense")
 REFERENCE_PINPOINTS = {
@@ -133,6 +134,28 @@ class VisualSpec:
             overrides["block"] = 2  # whole 2x2 blocks, so the projector merges one selected block per token
         return CodecSettings.from_dict(overrides)
 
+    def largest_image_layout(self) -> TokenLayout:
+        """The token layout of an image on the largest pinpoint canvas (an upper bound, for batching)."""
+        width, height = max(self.pinpoints(), key=lambda size: size[0] * size[1])
+        return TokenLayout(1, height // self.patch_size, width // self.patch_size, self.token_merge)
+
+    def video_layout(self, mode: str | None = None) -> TokenLayout:
+        """The token layout of a video read in ``mode`` (default: the spec's): exact for frames and dense; for codec
+        mode that of its fixed budget, or of 1/8 of all cells for an adaptive one (an estimate, for batching)."""
+        mode = mode or self.video_mode
+        if mode != "codec":
+            cells = self.frame_side() // self.patch_size
+            return TokenLayout(
+                self.num_frames if mode == "frames" else self.dense_frames, cells, cells, self.token_merge
+            )
+        settings = self.codec_settings()
+        patches = settings.fixed_budget() or settings.total_cells // 8
+        cells = settings.cells_per_side
+        mosaics = -(-patches // settings.cells_per_frame)
+        if not self.positional:
+            return TokenLayout(mosaics, cells, cells, self.token_merge)
+        return TokenLayout(mosaics, cells, cells, self.token_merge, patches)
+
     def slots(self, count: int) -> np.ndarray:
         """Time slots of ``count`` frames on this spec's grid (`ov_vlm.media.time_slots`)."""
         return time_slots(count, self.temporal_slots)
@@ -145,8 +168,13 @@ class Visual:
     kind: str  # "image" or "video"
     pixel_values: torch.Tensor  # [C, H, W] or [C, T, H, W]
     positions: torch.Tensor | None  # int64 [N, 3] (positional encoders) or None
-    num_tokens: int  # LLM tokens (after the projector's merge)
+    layout: TokenLayout  # patch grid, used patches, merge
     info: dict = field(default_factory=dict)
+
+    @property
+    def num_tokens(self) -> int:
+        """LLM tokens (after the projector's merge)."""
+        return self.layout.num_tokens
 
 
 def grid_positions(slots: list[int] | np.ndarray, rows: int, cols: int) -> torch.Tensor:
@@ -163,10 +191,9 @@ def image_visual(source: Any, spec: VisualSpec) -> Visual:
     width, height = best_pinpoint(image.width, image.height, spec.pinpoints())
     canvas, _ = letterbox(image, width, height, BICUBIC)
     pixels = normalize(canvas, spec.mean, spec.std)
-    rows, cols = height // spec.patch_size, width // spec.patch_size
-    positions = grid_positions([0], rows, cols) if spec.positional else None
-    tokens = rows * cols // spec.token_merge**2
-    return Visual("image", pixels, positions, tokens, {"canvas": [width, height], "source_size": list(image.size)})
+    layout = TokenLayout(*pixel_grid(pixels.shape, spec.patch_size), merge=spec.token_merge)
+    positions = grid_positions([0], layout.rows, layout.cols) if spec.positional else None
+    return Visual("image", pixels, positions, layout, {"canvas": [width, height], "source_size": list(image.size)})
 
 
 def frames_visual(frames: list[Any], spec: VisualSpec, info: dict | None = None) -> Visual:
@@ -174,10 +201,9 @@ def frames_visual(frames: list[Any], spec: VisualSpec, info: dict | None = None)
     side = spec.frame_side()
     squares = [letterbox(load_image(frame), side, side, BICUBIC)[0] for frame in frames]
     pixels = torch.stack([normalize(square, spec.mean, spec.std) for square in squares], dim=1)  # [C, T, S, S]
-    cells = side // spec.patch_size
-    positions = grid_positions(spec.slots(len(frames)), cells, cells) if spec.positional else None
-    tokens = len(frames) * cells * cells // spec.token_merge**2
-    return Visual("video", pixels, positions, tokens, {"frames": len(frames), **(info or {})})
+    layout = TokenLayout(*pixel_grid(pixels.shape, spec.patch_size), merge=spec.token_merge)
+    positions = grid_positions(spec.slots(len(frames)), layout.rows, layout.cols) if spec.positional else None
+    return Visual("video", pixels, positions, layout, {"frames": len(frames), **(info or {})})
 
 
 def codec_visual(selection: CodecSelection, spec: VisualSpec) -> Visual:
@@ -189,16 +215,16 @@ def codec_visual(selection: CodecSelection, spec: VisualSpec) -> Visual:
         images = [image.resize((side, side), BICUBIC) for image in images]
     pixels = torch.stack([normalize(image, spec.mean, spec.std) for image in images], dim=1)
     info = {"mode": "codec", "K": int(selection.meta["K"]), "mosaics": len(images)}
-    if spec.positional:
-        positions = torch.as_tensor(selection.positions, dtype=torch.long)
-        count = len(positions)
-        if spec.token_merge == 2 and count % (len(images) * cells * cells):
-            raise MediaError(
-                f"{selection.meta['video']['path']}: spatial merge needs whole mosaics of 2x2 blocks "
-                "(codec block=2); this selection was made with block=1"
-            )
-        return Visual("video", pixels, positions, count // spec.token_merge**2, info)
-    return Visual("video", pixels, None, len(images) * cells * cells // spec.token_merge**2, info)
+    if not spec.positional:  # every mosaic is an independent image
+        return Visual("video", pixels, None, TokenLayout(len(images), cells, cells, spec.token_merge), info)
+    positions = torch.as_tensor(selection.positions, dtype=torch.long)
+    count = len(positions)
+    if spec.token_merge == 2 and count % (len(images) * cells * cells):
+        raise MediaError(
+            f"{selection.meta['video']['path']}: spatial merge needs whole mosaics of 2x2 blocks "
+            "(codec block=2); this selection was made with block=1"
+        )
+    return Visual("video", pixels, positions, TokenLayout(len(images), cells, cells, spec.token_merge, count), info)
 
 
 def load_codec_source(source: Any) -> CodecSelection:
