@@ -206,3 +206,21 @@ def test_freeze_policy_and_learning_rate_groups():
     assert grouped == vision_params
     assert sum(len(g["params"]) for g in groups) == sum(1 for p in model.parameters() if p.requires_grad)
     assert all(torch.is_tensor(p) for g in groups for p in g["params"])
+
+
+def test_data_check_report_falls_back_to_the_working_directory(clean, tmp_path, monkeypatch, capsys):
+    """A dataset in a read-only folder still gets its report (in the working directory), and the user is told."""
+    from ov_vlm.data.check import CheckReport
+
+    write = CheckReport.write
+
+    def read_only_beside_data(self, path):
+        if Path(path).parent == clean.parent:
+            raise PermissionError(13, "Permission denied")
+        write(self, path)
+
+    monkeypatch.setattr(CheckReport, "write", read_only_beside_data)
+    monkeypatch.chdir(tmp_path)
+    assert main(["data-check", str(clean), "--preset", "tiny", "--quiet"]) == 0
+    assert (tmp_path / (clean.name + ".check.json")).is_file()
+    assert "Permission denied" in capsys.readouterr().err

@@ -57,7 +57,23 @@ def run(args: argparse.Namespace) -> int:
     report = check_records(records, processor, args.media_root or args.data.parent, progress=not args.quiet)
     for problem in report.problems:
         print(f"BAD {problem.id} (#{problem.index}): {problem.reason}")
-    report_path = args.report or args.data.with_suffix(args.data.suffix + ".check.json")
-    report.write(report_path)
+    report_path = _write_report(report, args.report, args.data)
     print(f"{report.summary()}; report: {report_path}")
     return 1 if report.bad else 0
+
+
+def _write_report(report, explicit: Path | None, data: Path) -> Path:
+    """Write to ``--report``, else ``<data>.check.json`` beside the data, else (a read-only dataset folder) to
+    ``<data name>.check.json`` in the working directory."""
+    if explicit is not None:
+        report.write(explicit)
+        return explicit
+    beside = data.with_suffix(data.suffix + ".check.json")
+    try:
+        report.write(beside)
+        return beside
+    except OSError as error:
+        here = Path.cwd() / beside.name
+        print(f"ov-vlm data-check: cannot write {beside} ({error.strerror or error}); writing {here}", file=sys.stderr)
+        report.write(here)
+        return here
