@@ -249,3 +249,21 @@ def test_the_model_reads_the_collated_token_layouts():
         frames, rows, cols = batch["visual_grids"][0].tolist()
         wrong = torch.tensor([[frames, rows * 2, cols // 2]])  # same patch count, other layout: other 2x2 groups
         assert not torch.equal(model.get_visual_features(batch["pixel_values"], batch["patch_positions"], wrong), given)
+
+
+def test_the_dummy_visual_runs_at_prefill_only():
+    """Text-only batches run the tower (zero weight) where ranks must match, but decode steps never do."""
+    from transformers import DynamicCache
+
+    model, processor = tiny_vlm()
+    calls = []
+    model.multi_modal_projector.register_forward_hook(lambda *_: calls.append(1))
+    model.train()
+    ids = processor([{"role": "user", "content": "hello"}])["input_ids"]
+    with torch.no_grad():
+        out = model(input_ids=ids, use_cache=True)
+        assert len(calls) == 1  # prefill: the dummy visual ran
+        model(input_ids=ids[:, -1:], cache=out.past_key_values, use_cache=True)
+        assert len(calls) == 1  # decode step with a filled cache: no tower
+        model(input_ids=ids, cache=DynamicCache(config=model.config.text_config), use_cache=True)
+        assert len(calls) == 2  # an empty cache is a prefill again

@@ -182,7 +182,8 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         elif input_ids is not None and _is_prefill(cache) and bool(self.placeholder_mask(input_ids).any()):
             count = int(self.placeholder_mask(input_ids).sum())
             raise ValueError(f"input_ids hold {count} visual placeholder tokens but no pixel_values were given")
-        if not has_visuals and self.runs_dummy_visual():
+        # decode steps carry no visuals on any process, so they skip the tower everywhere alike
+        if not has_visuals and _is_prefill(cache) and self.runs_dummy_visual():
             inputs_embeds = inputs_embeds + self.dummy_visual_term().to(inputs_embeds)
         return self.language_model(
             inputs_embeds=inputs_embeds,
