@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_vlm.codec import default_root, parse_budget
+from ov_vlm.errors import OVVLMError
 from ov_vlm.processing.visual import VisualSpec
 from ov_vlm.utils.versions import git_revision, package_versions
 
@@ -32,7 +33,7 @@ RECORDED_PACKAGES = ("ov-vlm", "lmms-eval", "torch", "transformers", "datasets",
 DISTRIBUTED_ENV = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}
 
 
-class EvalError(RuntimeError):
+class EvalError(OVVLMError, RuntimeError):
     """An evaluation that cannot run or produced nothing (one line, says what is missing)."""
 
 

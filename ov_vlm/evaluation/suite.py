@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from ov_vlm.errors import OVVLMError
 from ov_vlm.resources import resource_path
 
 EVAL_ROOT = resource_path("eval")
@@ -22,7 +23,7 @@ KINDS = ("video", "image")
 UNITS = ("percent", "count1000")
 
 
-class SuiteError(ValueError):
+class SuiteError(OVVLMError, ValueError):
     """A suite or published-numbers file is missing or malformed (one line)."""
 
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.errors import OVVLMError
 from ov_vlm.utils.options import ATTENTION, DTYPES
 
 __all__ = ["ATTENTION", "DTYPES", "Loaded", "ModelLoadError", "check_model_dir", "load_for_inference"]
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(OVVLMError, RuntimeError):
     """A model folder is missing, incomplete or does not load (one line)."""
 
 

@@ -20,12 +20,14 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from ov_vlm.errors import OVVLMError
+
 STAGES = ("align", "sft", "lora")
 PARTS = ("vision_tower", "projector", "language_model")
 SHORTCUTS = {"output_dir": "output_dir", "init_from": "model.init_from", "deepspeed": "deepspeed"}
 
 
-class RecipeError(ValueError):
+class RecipeError(OVVLMError, ValueError):
     """A recipe or an override is invalid (names the key)."""
 
 
