@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_vlm.cli.loading import add_loading_arguments
+from ov_vlm.errors import OVVLMError, one_line
 
 HELP = """commands:
   /image PATH      attach an image to your next message
@@ -47,7 +48,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--show-template", action="store_true", help="print the exact prompt before each answer")
-    parser.set_defaults(run=run, video_mode=None)
+    parser.set_defaults(run=run, video_mode=None, user_errors=(FileNotFoundError, ValueError))
 
 
 class ChatSession:
@@ -157,32 +158,22 @@ def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ov_vlm.model.inference import ModelLoadError, load_for_inference
-    from ov_vlm.processing import ConversationError, MediaError
+    from ov_vlm.model.inference import load_for_inference
 
-    try:
-        loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
-    except ModelLoadError as error:
-        print(f"ov-vlm chat: {error}", file=sys.stderr)
-        return 2
+    loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
     loaded.processor.spec = loaded.processor.spec.with_video(budget=args.budget)
     if args.seed is not None:
         import torch
 
         torch.manual_seed(args.seed)
     session = ChatSession(loaded, args.system, args.video_mode, generation_kwargs(args))
-    recoverable = (MediaError, ConversationError, FileNotFoundError, ValueError)
-    try:
-        for image in args.image:
-            session.attach_image(image)
-        if args.video:
-            session.attach_video(args.video)
-        if args.prompt is not None:
-            session.ask(args.prompt, show_template=args.show_template)
-            return 0
-    except recoverable as error:
-        print(f"ov-vlm chat: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+    for image in args.image:
+        session.attach_image(image)
+    if args.video:
+        session.attach_video(args.video)
+    if args.prompt is not None:
+        session.ask(args.prompt, show_template=args.show_template)
+        return 0
     print(f"ov-vlm chat: {args.model} on {loaded.device} ({loaded.dtype}). /help for commands, /exit to quit.")
     while True:
         try:
@@ -212,5 +203,5 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print("model> ", end="", flush=True)
                 session.ask(line, show_template=args.show_template)
-        except recoverable as error:
-            print(f"error: {' '.join(str(error).split())}")
+        except (OVVLMError, FileNotFoundError, ValueError) as error:
+            print(f"error: {one_line(error)}")

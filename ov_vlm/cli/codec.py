@@ -15,6 +15,7 @@ from ov_vlm.codec.settings import (
     CodecSettings,
     parse_budget,
 )
+from ov_vlm.errors import UsageError
 
 EPILOG = """examples:
   ov-vlm codec clip.mp4 --out codec_out --viz
@@ -87,17 +88,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--viz", action="store_true", help="also write selection.png per video")
     parser.add_argument("--force", action="store_true", help="recompute folders that are already complete")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, user_errors=(ValueError,))
 
 
 def merge(out: Path) -> int:
     from ov_vlm.codec.batch import merge_indexes
 
-    try:
-        report = merge_indexes(out)
-    except ValueError as error:
-        print(f"ov-vlm codec: {error}", file=sys.stderr)
-        return 2
+    report = merge_indexes(out)
     print(
         f"codec: merged {len(report.outcomes)} video(s) into {out / 'index.jsonl'}: {report.count('done')} done, "
         f"{report.count('skipped')} already done, {report.count('failed')} failed"
@@ -111,31 +108,26 @@ def run(args: argparse.Namespace) -> int:
     if args.merge_index is not None:
         return merge(args.merge_index)
     if not args.inputs or args.out is None:
-        print("ov-vlm codec: give input videos and --out (or --merge-index OUT)", file=sys.stderr)
-        return 2
-    try:
-        shard = parse_shard(args.shard) if args.shard else shard_from_environment()
-        settings = CodecSettings(
-            profile=args.profile,
-            residual_window=args.residual_window,
-            frames=args.frames,
-            canvas=args.canvas,
-            patch=args.patch,
-            budget=args.budget,
-            mosaics=args.mosaics,
-            first_frame=args.first_frame,
-            block=args.block,
-            topk=args.topk,
-            buckets=args.buckets,
-            compensation=args.compensation,
-            static_fallback=False if args.no_static_fallback else None,
-            image_format=args.image_format,
-            jpeg_quality=args.jpeg_quality,
-            threads=args.threads,
-        )
-    except ValueError as error:
-        print(f"ov-vlm codec: {error}", file=sys.stderr)
-        return 2
+        raise UsageError("give input videos and --out (or --merge-index OUT)")
+    shard = parse_shard(args.shard) if args.shard else shard_from_environment()
+    settings = CodecSettings(
+        profile=args.profile,
+        residual_window=args.residual_window,
+        frames=args.frames,
+        canvas=args.canvas,
+        patch=args.patch,
+        budget=args.budget,
+        mosaics=args.mosaics,
+        first_frame=args.first_frame,
+        block=args.block,
+        topk=args.topk,
+        buckets=args.buckets,
+        compensation=args.compensation,
+        static_fallback=False if args.no_static_fallback else None,
+        image_format=args.image_format,
+        jpeg_quality=args.jpeg_quality,
+        threads=args.threads,
+    )
     report = run_batch(
         args.inputs,
         args.out,

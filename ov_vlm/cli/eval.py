@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
     run.add_argument("--nproc", type=int, default=1, help="processes (GPUs) through accelerate launch")
     run.add_argument("--reference", help="published column to compute deltas against (default: by encoder/mode)")
     run.add_argument("--quiet", action="store_true", help="do not echo lmms-eval's output (it is still logged)")
-    run.set_defaults(run=run_command)
+    run.set_defaults(run=run_command, user_errors=(ValueError,))
 
     compare = commands.add_parser("compare", help="compare result files in one table and chart")
     compare.add_argument("results", nargs="+", type=Path, help="result.json files or run folders")
@@ -61,11 +61,6 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=lambda args: parser.print_help() or 2)
 
 
-def _fail(message: str) -> int:
-    print(f"ov-vlm eval: {message}", file=sys.stderr)
-    return 2
-
-
 def _suite(args):
     from ov_vlm.evaluation.suite import load_suite
 
@@ -74,34 +69,30 @@ def _suite(args):
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from ov_vlm.evaluation.runner import EvalError, EvalRequest, run_eval
-    from ov_vlm.evaluation.suite import SuiteError
+    from ov_vlm.evaluation.runner import EvalRequest, run_eval
 
-    try:
-        suite = _suite(args)
-        mode = args.video_mode or "model"
-        output = args.output or Path("runs") / "eval" / f"{args.model.resolve().name}-{suite.name}-{mode}"
-        request = EvalRequest(
-            model=args.model,
-            suite=suite,
-            output=output,
-            limit=args.limit,
-            batch_size=args.batch_size,
-            video_mode=args.video_mode,
-            frames=args.frames,
-            budget=args.budget,
-            device=args.device,
-            dtype=args.dtype,
-            attn_implementation=args.attn,
-            max_new_tokens=args.max_new_tokens,
-            cache_dir=args.cache_dir,
-            nproc=args.nproc,
-            reference=args.reference,
-            quiet=args.quiet,
-        )
-        result = run_eval(request)
-    except (EvalError, SuiteError, ValueError) as error:
-        return _fail(str(error))
+    suite = _suite(args)
+    mode = args.video_mode or "model"
+    output = args.output or Path("runs") / "eval" / f"{args.model.resolve().name}-{suite.name}-{mode}"
+    request = EvalRequest(
+        model=args.model,
+        suite=suite,
+        output=output,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        video_mode=args.video_mode,
+        frames=args.frames,
+        budget=args.budget,
+        device=args.device,
+        dtype=args.dtype,
+        attn_implementation=args.attn,
+        max_new_tokens=args.max_new_tokens,
+        cache_dir=args.cache_dir,
+        nproc=args.nproc,
+        reference=args.reference,
+        quiet=args.quiet,
+    )
+    result = run_eval(request)
     out = request.output.resolve()
     print(
         f"\nov-vlm eval: {len(result['scores'])} scored, {len(result['missing'])} missing, "
@@ -117,12 +108,8 @@ def compare_command(args: argparse.Namespace) -> int:
     from ov_vlm.evaluation.chart import axis_label, bar_chart, weighted
     from ov_vlm.evaluation.report import compare_report
     from ov_vlm.evaluation.results import load_result, run_label
-    from ov_vlm.evaluation.suite import SuiteError
 
-    try:
-        results = [load_result(path) for path in args.results]
-    except SuiteError as error:
-        return _fail(str(error))
+    results = [load_result(path) for path in args.results]
     args.output.mkdir(parents=True, exist_ok=True)
     report = compare_report(results)
     (args.output / "compare.md").write_text(report)
@@ -141,12 +128,8 @@ def compare_command(args: argparse.Namespace) -> int:
 def prefetch_command(args: argparse.Namespace) -> int:
     from ov_vlm.evaluation import hub
     from ov_vlm.evaluation.prefetch import prefetch_task, requirements, task_manager
-    from ov_vlm.evaluation.suite import SuiteError
 
-    try:
-        suite = _suite(args)
-    except SuiteError as error:
-        return _fail(str(error))
+    suite = _suite(args)
     remote = [t for t in suite.tasks if not t.is_local]
     token = hub.have_token()
     print(f"{'task':<16} {'dataset':<34} {'cached':<7} needs")
@@ -181,12 +164,9 @@ def prefetch_command(args: argparse.Namespace) -> int:
 
 
 def tasks_command(args: argparse.Namespace) -> int:
-    from ov_vlm.evaluation.suite import SuiteError, load_suite
+    from ov_vlm.evaluation.suite import load_suite
 
-    try:
-        suite = load_suite(args.suite)
-    except SuiteError as error:
-        return _fail(str(error))
+    suite = load_suite(args.suite)
     print(f"{suite.name}: {suite.description}")
     for task in suite.tasks:
         print(f"  {task.id:<16} {task.kind:<6} --tasks {task.task:<24} {task.result_key:<30} {task.read}")

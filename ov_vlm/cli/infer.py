@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from ov_vlm.cli.loading import add_loading_arguments
+from ov_vlm.errors import OVVLMError, UsageError, one_line
 
 
 def add_parser(subparsers) -> None:
@@ -89,17 +89,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from ov_vlm.model.inference import ModelLoadError, load_for_inference
-    from ov_vlm.processing import ConversationError, MediaError
+    from ov_vlm.model.inference import load_for_inference
 
     if not args.input.is_file():
-        print(f"ov-vlm infer: {args.input}: no such file", file=sys.stderr)
-        return 2
-    try:
-        loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
-    except ModelLoadError as error:
-        print(f"ov-vlm infer: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.input}: no such file")
+    loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
     model, processor = loaded.model, loaded.processor
     media_root = args.media_root or args.input.parent
     done = set() if args.overwrite else _answered(args.output)
@@ -130,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
                         messages, reference = request_messages(request, media_root)
                         ready.append((rid, processor.encode(messages, add_generation_prompt=True), reference))
                         continue
-                    except (MediaError, ConversationError, ValueError) as problem:
-                        error = " ".join(str(problem).split())
+                    except (OVVLMError, ValueError) as problem:
+                        error = one_line(problem)
                 out.write(json.dumps({"id": rid, "error": error}) + "\n")
                 failures += 1
             if ready:
