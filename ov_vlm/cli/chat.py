@@ -103,7 +103,7 @@ class ChatSession:
         return visuals
 
     def ask(self, text: str, show_template: bool = False, out=sys.stdout) -> str:
-        import torch
+        from ov_vlm.model.inference import generate
 
         message = {"role": "user", "content": [*self.pending, {"type": "text", "text": text}]}
         self.history.append(message)
@@ -116,11 +116,8 @@ class ChatSession:
             raise
         if show_template:
             print(f"--- prompt ({len(encoded.input_ids)} tokens) ---\n{self.prompt_text()}\n--- answer ---", file=out)
-        batch = self.processor.collate([encoded], padding_side="left", with_labels=False)
-        batch = {k: _to(v, self.device) for k, v in batch.items()}
         streamer = make_streamer(self.processor.tokenizer, out)
-        with torch.inference_mode():
-            self.model.generate(**batch, streamer=streamer, **self.generation)
+        generate(self.model, self.processor, [encoded], self.generation, streamer=streamer)
         answer = streamer.text.strip()
         self.history.append({"role": "assistant", "content": answer})
         return answer
@@ -140,12 +137,6 @@ def make_streamer(tokenizer, out):
             print(text, end="" if not stream_end else "\n", flush=True, file=out)
 
     return CollectingStreamer()
-
-
-def _to(value, device):
-    if isinstance(value, list):
-        return [None if v is None else v.to(device) for v in value]
-    return value.to(device)
 
 
 def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -86,10 +86,9 @@ def _answered(path: Path) -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from tqdm.auto import tqdm
 
-    from ov_vlm.model.inference import load_for_inference
+    from ov_vlm.model.inference import generate, load_for_inference
 
     if not args.input.is_file():
         raise UsageError(f"{args.input}: no such file")
@@ -129,18 +128,10 @@ def run(args: argparse.Namespace) -> int:
                 out.write(json.dumps({"id": rid, "error": error}) + "\n")
                 failures += 1
             if ready:
-                batch = processor.collate([item for _, item, _ in ready], padding_side="left", with_labels=False)
-                batch = {
-                    k: [None if v is None else v.to(loaded.device) for v in val]
-                    if isinstance(val, list)
-                    else val.to(loaded.device)
-                    for k, val in batch.items()
-                }
-                with torch.inference_mode():
-                    generated = model.generate(**batch, max_new_tokens=args.max_new_tokens, do_sample=False)
-                prompt_length = batch["input_ids"].shape[1]
-                for (rid, _, reference), row in zip(ready, generated, strict=True):
-                    record = {"id": rid, "answer": processor.decode(row[prompt_length:]).strip()}
+                settings = {"max_new_tokens": args.max_new_tokens, "do_sample": False}
+                answers = generate(model, processor, [item for _, item, _ in ready], settings)
+                for (rid, _, reference), answer in zip(ready, answers, strict=True):
+                    record = {"id": rid, "answer": answer}
                     if reference is not None:
                         record["reference"] = reference
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")

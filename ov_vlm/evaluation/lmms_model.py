@@ -25,12 +25,11 @@ from loguru import logger
 from tqdm.auto import tqdm
 
 from ov_vlm.codec import CodecCache, CodecError, default_root, parse_budget
-from ov_vlm.model.inference import load_for_inference
+from ov_vlm.model.inference import generate, load_for_inference, to_device
 from ov_vlm.processing import ConversationError, MediaError
 
 from .requests import (
     DEFAULT_MAX_NEW_TOKENS,
-    cut_at_stops,
     describe_visuals,
     flatten_visuals,
     generation_settings,
@@ -127,19 +126,6 @@ class OVVLMEval(lmms):
             self._fail(request, visuals, error)
             return None
 
-    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
-        dtype = self.model.dtype
-        moved = {}
-        for key, value in batch.items():
-            if isinstance(value, list):
-                moved[key] = [
-                    None if v is None else v.to(self.device, dtype=dtype if v.is_floating_point() else None)
-                    for v in value
-                ]
-            else:
-                moved[key] = value.to(self.device)
-        return moved
-
     # ------------------------------------------------------------------------------------------ lmms API
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
@@ -161,30 +147,15 @@ class OVVLMEval(lmms):
                         else:
                             ready.append((index, item))
                     if ready:
-                        texts = self._generate([item for _, item in ready], settings)
+                        texts = generate(self.model, self.processor, [item for _, item in ready], settings, until)
                         for (index, _), text in zip(ready, texts, strict=True):
-                            answers[index] = cut_at_stops(text, until)
+                            answers[index] = text
                     bar.update(len(chunk))
         failed = len(self.failures) - failed_before
         if failed:
             where = f"; listed in {self.failures_file}" if self.failures_file else ""
             logger.warning(f"ov_vlm: {failed} of {len(requests)} requests failed and were scored as wrong{where}")
         return [a if a is not None else "" for a in answers]
-
-    def _generate(self, items: list[Any], settings: dict[str, Any]) -> list[str]:
-        batch = self._to_device(self.processor.collate(items, padding_side="left", with_labels=False))
-        with torch.inference_mode():
-            generated = self.model.generate(
-                **batch, **settings, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids()
-            )
-        prompt_length = batch["input_ids"].shape[1]
-        return [self.processor.decode(row[prompt_length:]) for row in generated]
-
-    def _eos_ids(self) -> list[int]:
-        ids = {self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
-        if self.tokenizer.eos_token_id is not None:
-            ids.add(self.tokenizer.eos_token_id)
-        return sorted(i for i in ids if i is not None and i >= 0)
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
         """Log-probability of each continuation as the assistant's answer, and whether greedy decoding gives it."""
@@ -198,7 +169,7 @@ class OVVLMEval(lmms):
             target = self.tokenizer(continuation, add_special_tokens=False).input_ids
             item.input_ids = item.input_ids + target
             item.labels = item.input_ids
-            batch = self._to_device(self.processor.collate([item], with_labels=False))
+            batch = to_device(self.processor.collate([item], with_labels=False), self.model.device, self.model.dtype)
             with torch.inference_mode():
                 logits = self.model(**batch).logits[0, -len(target) - 1 : -1].float()
             logprobs = torch.log_softmax(logits, dim=-1)

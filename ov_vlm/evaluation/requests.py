@@ -9,6 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.utils.text import cut_at_stops
+
+__all__ = ["cut_at_stops", "describe_visuals", "flatten_visuals", "generation_settings", "to_messages", "visual_part"]
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 IMAGE_TAG = "<image>"
 DEFAULT_MAX_NEW_TOKENS = 1024  # the reference wrapper's default when a task sets none
@@ -78,16 +82,6 @@ def generation_settings(gen_kwargs: dict[str, Any], default_max_new_tokens: int)
         if top_p is not None:
             settings["top_p"] = float(top_p)
     return settings, [s for s in until if s]
-
-
-def cut_at_stops(text: str, until: list[str]) -> str:
-    """The answer up to the first stop string (EOS already ended generation)."""
-    end = len(text)
-    for stop in until:
-        at = text.find(stop)
-        if at != -1:
-            end = min(end, at)
-    return text[:end].strip()
 
 
 def describe_visuals(visuals: list[Any]) -> str:
