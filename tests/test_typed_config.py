@@ -95,3 +95,18 @@ def test_codec_flags_are_the_settings_with_their_defaults():
     parsed = parser.parse_args(["--budget", "12.5%", "--no-static-fallback", "--block", "2", "--profile", "robust"])
     settings = CodecSettings(**field_values(parsed, CodecSettings))
     assert (settings.budget, settings.static_fallback, settings.block, settings.profile) == (0.125, False, 2, "robust")
+
+
+def test_eval_run_flags_are_the_request_fields(tmp_path):
+    from ov_vlm.cli.main import build_parser
+    from ov_vlm.evaluation.requests import EvalRequest
+    from ov_vlm.evaluation.suite import load_suite
+
+    parser = build_parser()
+    args = parser.parse_args(["eval", "run", "--model", str(tmp_path), "--attn", "eager", "--video-mode", "frames"])
+    values = field_values(args, EvalRequest)
+    assert set(values) == {f.name for f in flag_fields(EvalRequest)} and "suite" not in values
+    suite = load_suite("local")
+    request = EvalRequest(suite=suite, **{**values, "output": tmp_path})
+    defaults = EvalRequest(model=tmp_path, suite=suite, output=tmp_path)
+    assert request == EvalRequest(**{**vars(defaults), "attn_implementation": "eager", "video_mode": "frames"})

@@ -12,6 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ov_vlm.cli.fields import add_fields, field_values
+from ov_vlm.evaluation.requests import EvalRequest
+
 SUBCOMMANDS = ("run", "compare", "prefetch", "tasks")
 
 
@@ -25,23 +28,9 @@ def add_parser(subparsers) -> None:
     commands = parser.add_subparsers(dest="eval_command", metavar="{run,compare,prefetch,tasks}")
 
     run = commands.add_parser("run", help="run a suite on a model folder (the default)")
-    run.add_argument("--model", required=True, type=Path, help="model folder")
     run.add_argument("--suite", default="paper16", help="suite name (eval/suites/NAME.yaml) or a suite YAML")
     run.add_argument("--tasks", help="comma-separated suite ids or lmms-eval task names (default: all)")
-    run.add_argument("--limit", type=int, help="samples per task (smoke runs; not comparable to published numbers)")
-    run.add_argument("--output", type=Path, help="run folder (default: runs/eval/<model>-<suite>-<video mode>)")
-    run.add_argument("--video-mode", choices=("codec", "frames", "dense"), help="default: the model's")
-    run.add_argument("--frames", type=int, help="frames in frames mode")
-    run.add_argument("--budget", help="codec budget: K (10368), a ratio (0.125) or auto")
-    run.add_argument("--batch-size", type=int, default=1)
-    run.add_argument("--device", default="auto")
-    run.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
-    run.add_argument("--attn", default="sdpa", choices=("sdpa", "eager", "flash_attention_2"))
-    run.add_argument("--max-new-tokens", type=int, help="used when a task sets none (default 1024)")
-    run.add_argument("--cache-dir", type=Path, help="codec selection cache (default ~/.cache/ov-vlm/codec)")
-    run.add_argument("--nproc", type=int, default=1, help="processes (GPUs) through accelerate launch")
-    run.add_argument("--reference", help="published column to compute deltas against (default: by encoder/mode)")
-    run.add_argument("--quiet", action="store_true", help="do not echo lmms-eval's output (it is still logged)")
+    add_fields(run, EvalRequest)  # --model, --limit, --video-mode, ...: generated from the fields
     run.set_defaults(run=run_command, user_errors=(ValueError,))
 
     compare = commands.add_parser("compare", help="compare result files in one table and chart")
@@ -69,29 +58,13 @@ def _suite(args):
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from ov_vlm.evaluation.runner import EvalRequest, run_eval
+    from ov_vlm.evaluation.runner import run_eval
 
     suite = _suite(args)
+    values = field_values(args, EvalRequest)
     mode = args.video_mode or "model"
-    output = args.output or Path("runs") / "eval" / f"{args.model.resolve().name}-{suite.name}-{mode}"
-    request = EvalRequest(
-        model=args.model,
-        suite=suite,
-        output=output,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        video_mode=args.video_mode,
-        frames=args.frames,
-        budget=args.budget,
-        device=args.device,
-        dtype=args.dtype,
-        attn_implementation=args.attn,
-        max_new_tokens=args.max_new_tokens,
-        cache_dir=args.cache_dir,
-        nproc=args.nproc,
-        reference=args.reference,
-        quiet=args.quiet,
-    )
+    values["output"] = args.output or Path("runs") / "eval" / f"{args.model.resolve().name}-{suite.name}-{mode}"
+    request = EvalRequest(suite=suite, **values)
     result = run_eval(request)
     out = request.output.resolve()
     print(

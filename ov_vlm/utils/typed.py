@@ -22,7 +22,7 @@ from huggingface_hub.dataclasses import type_validator
 from ov_vlm.errors import ConfigError
 
 
-def flag(help: str, **argparse: Any) -> dict[str, Any]:
+def flag(help: str | None, **argparse: Any) -> dict[str, Any]:
     """Field metadata that makes a field a command-line flag: its help and any ``add_argument`` overrides (``flag``
     for another name, ``type``, ``action``, ...); `ov_vlm.cli.fields` turns such fields into flags."""
     return {"help": help, "cli": argparse}
