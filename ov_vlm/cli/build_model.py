@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ov_vlm.errors import UsageError
+from ov_vlm.utils.options import VIDEO_MODES
 
 EPILOG = """examples:
   ov-vlm build-model --preset tiny --random-init --out tiny-model
@@ -28,7 +29,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--llm", type=Path, help="causal LM checkpoint folder")
     parser.add_argument("--tokenizer", type=Path, help="tokenizer folder (default: --llm, else the preset's)")
     parser.add_argument("--projector", choices=["mlp2x_gelu", "spatial_merge_2x2"], help="override the projector")
-    parser.add_argument("--video-mode", choices=["codec", "frames", "dense"], help="override the video mode")
+    parser.add_argument("--video-mode", choices=VIDEO_MODES, help="override the video mode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
     parser.set_defaults(run=run, user_errors=(ValueError, OSError))

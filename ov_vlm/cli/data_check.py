@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ov_vlm.utils.options import VIDEO_MODES
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -20,7 +22,7 @@ def add_parser(subparsers) -> None:
     source.add_argument("--model", type=Path, help="model folder whose processor tokenizes (recommended)")
     source.add_argument("--preset", help="or a preset (its tokenizer and visual settings)")
     parser.add_argument("--max-length", type=int, help="override model_max_length")
-    parser.add_argument("--video-mode", choices=["codec", "frames", "dense"], help="override the video mode")
+    parser.add_argument("--video-mode", choices=VIDEO_MODES, help="override the video mode")
     parser.add_argument("--codec-cache", type=Path, help="keep codec selections here (training can reuse them)")
     parser.add_argument("--report", type=Path, help="report file (default: <data>.check.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ov_vlm.errors import UsageError
+from ov_vlm.utils.options import VIDEO_MODES
 
 
 def add_parser(subparsers) -> None:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ov_vlm.demo.pipeline import DemoConfig, DemoError, run_demo, run_seeds
 
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    unknown = [m for m in modes if m not in ("codec", "frames", "dense")]
+    unknown = [m for m in modes if m not in VIDEO_MODES]
     if unknown:
         raise UsageError(f"unknown video mode(s) {unknown}; use codec, frames, dense")
     try:
