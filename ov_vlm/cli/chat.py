@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.cli.fields import argument_type
 from ov_vlm.cli.loading import add_loading_arguments
+from ov_vlm.codec.settings import parse_budget
 from ov_vlm.errors import OVVLMError, one_line
 
 HELP = """commands:
@@ -20,15 +22,6 @@ HELP = """commands:
   /reset           forget the conversation
   /help            this text
   /exit            quit (or Ctrl-D)"""
-
-
-def _budget(text: str):
-    from ov_vlm.codec.settings import parse_budget
-
-    try:
-        return parse_budget(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_parser(subparsers) -> None:
@@ -40,7 +33,7 @@ def add_parser(subparsers) -> None:
     mode.add_argument("--codec", dest="video_mode", action="store_const", const="codec", help="codec patches")
     mode.add_argument("--frames", dest="video_mode", action="store_const", const="frames", help="uniform frames")
     mode.add_argument("--dense", dest="video_mode", action="store_const", const="dense", help="all 64 frames")
-    parser.add_argument("--budget", type=_budget, help="codec budget: K, a ratio (0.125) or auto")
+    parser.add_argument("--budget", type=argument_type(parse_budget), help="codec budget: K, a ratio (0.125) or auto")
     parser.add_argument("--prompt", help="answer this one message and exit")
     parser.add_argument("--system", help="system message (default: the template's)")
     parser.add_argument("--max-new-tokens", type=int, default=256)

@@ -27,7 +27,7 @@ def flag_fields(cls) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls) if "cli" in f.metadata]
 
 
-def _converter(convert):
+def argument_type(convert):
     """``convert`` with its ``ValueError`` shown by argparse as a usage error (one line, exit 2)."""
 
     def parse(text: str):
@@ -62,7 +62,7 @@ def _argument(field: dataclasses.Field, hint: Any) -> dict[str, Any]:
             raise TypeError(f"{field.name}: give the flag a 'type' (annotation {hint} has no single parser)")
     kwargs.update({k: v for k, v in cli.items() if k != "flag"})
     if "type" in kwargs and kwargs["type"] not in SIMPLE:
-        kwargs["type"] = _converter(kwargs["type"])
+        kwargs["type"] = argument_type(kwargs["type"])
     return kwargs
 
 
