@@ -116,7 +116,7 @@ def from_dict(
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
     fixed = fixed or {}
     known = [prefix + k for k in fields if k not in fixed]
-    check_keys({prefix + k: v for k, v in values.items()}, known, where, noun, error)
+    check_keys({f"{prefix}{k}": v for k, v in values.items()}, known, where, noun, error)
     required = [k for k, f in fields.items() if k not in values and k not in fixed and _required(f)]
     if required:
         raise error(f"{where}: missing {noun}(s) {[prefix + k for k in required]}")
