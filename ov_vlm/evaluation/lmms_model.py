@@ -25,6 +25,7 @@ from loguru import logger
 from tqdm.auto import tqdm
 
 from ov_vlm.codec import CodecCache, CodecError, default_root, parse_budget
+from ov_vlm.errors import one_line
 from ov_vlm.model.inference import generate, load_for_inference, to_device
 from ov_vlm.processing import ConversationError, MediaError
 
@@ -105,7 +106,7 @@ class OVVLMEval(lmms):
 
     def _fail(self, request: Instance, visuals: list[Any], error: Exception) -> None:
         _, _, _, doc_id, task, split = request.args[:6]
-        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = one_line(error)
         record = {"task": task, "split": split, "doc_id": doc_id, "media": describe_visuals(visuals), "reason": reason}
         self.failures.append(record)
         logger.warning(f"ov_vlm: FAILED {task} doc {doc_id}: {reason} (scored as wrong)")

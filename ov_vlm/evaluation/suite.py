@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 import yaml
 
-from ov_vlm.errors import ConfigError
+from ov_vlm.errors import ConfigError, one_line
 from ov_vlm.resources import resource_path
 from ov_vlm.utils.options import TaskKind, Unit
 from ov_vlm.utils.typed import from_dict
@@ -114,7 +114,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise SuiteError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+        raise SuiteError(f"{path}: not valid YAML ({one_line(error)})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("tasks"), list):
         raise SuiteError(f"{path}: a suite needs a 'tasks' list")
     tasks = tuple(_strict(SuiteTask, t, f"{path.name} task {t.get('id', n)}") for n, t in enumerate(raw.pop("tasks")))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ov_vlm.errors import OVVLMError
+from ov_vlm.errors import OVVLMError, one_line
 from ov_vlm.utils.options import ATTENTION, DTYPES
 from ov_vlm.utils.text import cut_at_stops
 
@@ -69,7 +69,7 @@ def load_for_inference(path: Path, device: str = "auto", dtype: str = "auto", at
         )
         processor = OVVLMProcessor.from_pretrained(path)
     except (OSError, ValueError, ImportError) as error:
-        raise ModelLoadError(f"{path}: cannot load the model ({' '.join(str(error).split())})") from None
+        raise ModelLoadError(f"{path}: cannot load the model ({one_line(error)})") from None
     return Loaded(model.to(device).eval(), processor, device, dtype)
 
 

@@ -20,7 +20,7 @@ from typing import Any, get_args
 
 import yaml
 
-from ov_vlm.errors import ConfigError
+from ov_vlm.errors import ConfigError, one_line
 from ov_vlm.utils.options import OnBadSample, Part, Stage, VideoMode
 from ov_vlm.utils.typed import from_dict
 
@@ -168,7 +168,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[R
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise RecipeError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+        raise RecipeError(f"{path}: not valid YAML ({one_line(error)})") from None
     if not isinstance(values, dict):
         raise RecipeError(f"{path}: a recipe must be a YAML mapping")
     for item in overrides or []:
