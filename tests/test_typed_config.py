@@ -110,3 +110,15 @@ def test_eval_run_flags_are_the_request_fields(tmp_path):
     request = EvalRequest(suite=suite, **{**values, "output": tmp_path})
     defaults = EvalRequest(model=tmp_path, suite=suite, output=tmp_path)
     assert request == EvalRequest(**{**vars(defaults), "attn_implementation": "eager", "video_mode": "frames"})
+
+
+def test_lmms_eval_model_args_are_typed_and_strict():
+    pytest.importorskip("lmms_eval")
+    from ov_vlm.evaluation.lmms_model import ModelArgs
+
+    args = from_dict(ModelArgs, {"pretrained": "m", "batch_size": "4", "frames": 8, "budget": 0.125}, "model_args")
+    assert (args.batch_size, args.frames, args.budget, args.video_mode) == (4, 8, 0.125, None)
+    with pytest.raises(ConfigError, match=r"^model_args: unknown key\(s\) \['colour'\]"):
+        from_dict(ModelArgs, {"pretrained": "m", "colour": 1}, "model_args")
+    with pytest.raises(ConfigError, match="video_mode: expected one of 'codec', 'frames', 'dense' or None"):
+        from_dict(ModelArgs, {"pretrained": "m", "video_mode": "fast"}, "model_args")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from ov_vlm.codec import CodecCache, CodecError, default_root, parse_budget
 from ov_vlm.errors import one_line
 from ov_vlm.model.inference import generate, load_for_inference, to_device
 from ov_vlm.processing import ConversationError, MediaError
+from ov_vlm.utils.options import Attention, Dtype, VideoMode
+from ov_vlm.utils.typed import from_dict
 
 from .requests import (
     DEFAULT_MAX_NEW_TOKENS,
@@ -41,51 +44,49 @@ MEDIA_ERRORS = (MediaError, ConversationError, CodecError, OSError, ValueError)
 ACCEPTED_EXTRA = {"max_batch_size"}  # lmms-eval passes it along with batch_size and device
 
 
+@dataclass(frozen=True)
+class ModelArgs:
+    """``--model_args`` of ``--model ov_vlm`` (see the module docstring), loaded with `from_dict`."""
+
+    pretrained: str
+    device: str = "auto"
+    dtype: Dtype = "auto"
+    attn_implementation: Attention = "sdpa"
+    batch_size: int = 1
+    video_mode: VideoMode | None = None
+    frames: int | None = None
+    budget: int | float | str | None = None
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    cache_dir: str | None = None
+    failures_file: str | None = None
+
+
 class OVVLMEval(lmms):
     """lmms-eval model for ov-vlm folders: images, multi-image and video tasks; codec, frames or dense video."""
 
     is_simple = True
 
-    def __init__(
-        self,
-        pretrained: str,
-        device: str = "auto",
-        dtype: str = "auto",
-        attn_implementation: str = "sdpa",
-        batch_size: int | str = 1,
-        video_mode: str | None = None,
-        frames: int | str | None = None,
-        budget: int | float | str | None = None,
-        max_new_tokens: int | str = DEFAULT_MAX_NEW_TOKENS,
-        cache_dir: str | None = None,
-        failures_file: str | None = None,
-        **unknown: Any,
-    ) -> None:
+    def __init__(self, **model_args: Any) -> None:
+        """``model_args`` as lmms-eval passes them (numbers as numbers or strings), checked by `ModelArgs`."""
         super().__init__()
-        unknown = {k: v for k, v in unknown.items() if k not in ACCEPTED_EXTRA}
-        if unknown:
-            raise ValueError(
-                f"ov_vlm: unknown model_args {sorted(unknown)}; known: pretrained, device, dtype, attn_implementation, "
-                "batch_size, video_mode, frames, budget, max_new_tokens, cache_dir, failures_file"
-            )
-        if str(device) == "auto" and torch.cuda.is_available():
+        values = {k: v for k, v in model_args.items() if k not in ACCEPTED_EXTRA}
+        args = from_dict(ModelArgs, values, "ov_vlm model_args", noun="model_arg")
+        device = args.device
+        if device == "auto" and torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-        loaded = load_for_inference(Path(pretrained), str(device), str(dtype), str(attn_implementation))
+        loaded = load_for_inference(Path(args.pretrained), device, args.dtype, args.attn_implementation)
         self.model, self.processor, self._device = loaded.model, loaded.processor, loaded.device
-        self.batch_size_per_gpu = max(1, int(batch_size))
-        self.max_new_tokens = int(max_new_tokens)
-        self.processor.spec = self.processor.spec.with_video(
-            None if video_mode is None else str(video_mode).strip(),
-            None if frames is None else int(frames),
-            None if budget is None else parse_budget(str(budget)),
-        )
-        self.codec_cache = CodecCache(cache_dir or default_root())
+        self.batch_size_per_gpu = max(1, args.batch_size)
+        self.max_new_tokens = args.max_new_tokens
+        budget = None if args.budget is None else parse_budget(str(args.budget))
+        self.processor.spec = self.processor.spec.with_video(args.video_mode, args.frames, budget)
+        self.codec_cache = CodecCache(args.cache_dir or default_root())
         self.processor.codec_cache = self.codec_cache
-        self.failures_file = Path(failures_file) if failures_file else None
+        self.failures_file = Path(args.failures_file) if args.failures_file else None
         self.failures: list[dict[str, Any]] = []
         logger.info(
-            f"ov_vlm: {pretrained} on {self._device} ({loaded.dtype}); video mode {self.processor.spec.video_mode}, "
-            f"codec cache {self.codec_cache.root}"
+            f"ov_vlm: {args.pretrained} on {self._device} ({loaded.dtype}); "
+            f"video mode {self.processor.spec.video_mode}, codec cache {self.codec_cache.root}"
         )
 
     # ------------------------------------------------------------------------------------------ properties
