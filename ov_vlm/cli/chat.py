@@ -49,7 +49,6 @@ class ChatSession:
 
     def __init__(self, loaded, system: str | None, video_mode: str | None, generation: dict[str, Any]):
         self.model, self.processor = loaded.model, loaded.processor
-        self.device = loaded.device
         self.system = system
         self.video_mode = video_mode
         self.generation = generation
