@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ov_vlm"
 # Lower number = earlier in the data path. Top-level subpackages/modules not listed are the model layer.
 LAYERS = {
     "utils": 0,
+    "errors": 0,  # the error family's base (`ov_vlm.errors`), below every layer
     "resources": 0,  # package data (presets, eval suites/tasks, recipes); its files that are not modules are skipped
     "media": 1,
     "codec": 2,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from ov_vlm.errors import UsageError
+from ov_vlm.utils.options import VIDEO_MODES
 
 EPILOG = """examples:
   ov-vlm build-model --preset tiny --random-init --out tiny-model
@@ -27,10 +29,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--llm", type=Path, help="causal LM checkpoint folder")
     parser.add_argument("--tokenizer", type=Path, help="tokenizer folder (default: --llm, else the preset's)")
     parser.add_argument("--projector", choices=["mlp2x_gelu", "spatial_merge_2x2"], help="override the projector")
-    parser.add_argument("--video-mode", choices=["codec", "frames", "dense"], help="override the video mode")
+    parser.add_argument("--video-mode", choices=VIDEO_MODES, help="override the video mode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, user_errors=(ValueError, OSError))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,24 +44,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     missing = [flag for flag, value in (("--preset", args.preset), ("--out", args.out)) if value is None]
     if missing:
-        print(f"ov-vlm build-model: {' and '.join(missing)} required (or --list)", file=sys.stderr)
-        return 2
-    try:
-        preset = load_preset(args.preset)
-        overrides = {"video_mode": args.video_mode} if args.video_mode else {}
-        out = build_model_dir(
-            preset,
-            args.out,
-            random_init=args.random_init,
-            vision=args.vision,
-            llm=args.llm,
-            tokenizer=args.tokenizer,
-            projector=args.projector,
-            seed=args.seed,
-            visual_overrides=overrides,
-        )
-    except (ValueError, FileNotFoundError, OSError) as error:
-        print(f"ov-vlm build-model: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{' and '.join(missing)} required (or --list)")
+    preset = load_preset(args.preset)
+    overrides = {"video_mode": args.video_mode} if args.video_mode else {}
+    out = build_model_dir(
+        preset,
+        args.out,
+        random_init=args.random_init,
+        vision=args.vision,
+        llm=args.llm,
+        tokenizer=args.tokenizer,
+        projector=args.projector,
+        seed=args.seed,
+        visual_overrides=overrides,
+    )
     print(f"wrote {out} (preset {preset.name}{', random init' if args.random_init else ''})")
     return 0

@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.cli.fields import argument_type
 from ov_vlm.cli.loading import add_loading_arguments
+from ov_vlm.codec.settings import parse_budget
+from ov_vlm.errors import OVVLMError, one_line
 
 HELP = """commands:
   /image PATH      attach an image to your next message
@@ -19,15 +22,6 @@ HELP = """commands:
   /reset           forget the conversation
   /help            this text
   /exit            quit (or Ctrl-D)"""
-
-
-def _budget(text: str):
-    from ov_vlm.codec.settings import parse_budget
-
-    try:
-        return parse_budget(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_parser(subparsers) -> None:
@@ -39,7 +33,7 @@ def add_parser(subparsers) -> None:
     mode.add_argument("--codec", dest="video_mode", action="store_const", const="codec", help="codec patches")
     mode.add_argument("--frames", dest="video_mode", action="store_const", const="frames", help="uniform frames")
     mode.add_argument("--dense", dest="video_mode", action="store_const", const="dense", help="all 64 frames")
-    parser.add_argument("--budget", type=_budget, help="codec budget: K, a ratio (0.125) or auto")
+    parser.add_argument("--budget", type=argument_type(parse_budget), help="codec budget: K, a ratio (0.125) or auto")
     parser.add_argument("--prompt", help="answer this one message and exit")
     parser.add_argument("--system", help="system message (default: the template's)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
@@ -47,7 +41,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--show-template", action="store_true", help="print the exact prompt before each answer")
-    parser.set_defaults(run=run, video_mode=None)
+    parser.set_defaults(run=run, video_mode=None, user_errors=(FileNotFoundError, ValueError))
 
 
 class ChatSession:
@@ -55,7 +49,6 @@ class ChatSession:
 
     def __init__(self, loaded, system: str | None, video_mode: str | None, generation: dict[str, Any]):
         self.model, self.processor = loaded.model, loaded.processor
-        self.device = loaded.device
         self.system = system
         self.video_mode = video_mode
         self.generation = generation
@@ -102,7 +95,7 @@ class ChatSession:
         return visuals
 
     def ask(self, text: str, show_template: bool = False, out=sys.stdout) -> str:
-        import torch
+        from ov_vlm.model.inference import generate
 
         message = {"role": "user", "content": [*self.pending, {"type": "text", "text": text}]}
         self.history.append(message)
@@ -115,11 +108,8 @@ class ChatSession:
             raise
         if show_template:
             print(f"--- prompt ({len(encoded.input_ids)} tokens) ---\n{self.prompt_text()}\n--- answer ---", file=out)
-        batch = self.processor.collate([encoded], padding_side="left", with_labels=False)
-        batch = {k: _to(v, self.device) for k, v in batch.items()}
         streamer = make_streamer(self.processor.tokenizer, out)
-        with torch.inference_mode():
-            self.model.generate(**batch, streamer=streamer, **self.generation)
+        generate(self.model, self.processor, [encoded], self.generation, streamer=streamer)
         answer = streamer.text.strip()
         self.history.append({"role": "assistant", "content": answer})
         return answer
@@ -141,12 +131,6 @@ def make_streamer(tokenizer, out):
     return CollectingStreamer()
 
 
-def _to(value, device):
-    if isinstance(value, list):
-        return [None if v is None else v.to(device) for v in value]
-    return value.to(device)
-
-
 def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"max_new_tokens": args.max_new_tokens}
     if args.temperature > 0:
@@ -157,32 +141,22 @@ def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ov_vlm.model.inference import ModelLoadError, load_for_inference
-    from ov_vlm.processing import ConversationError, MediaError
+    from ov_vlm.model.inference import load_for_inference
 
-    try:
-        loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
-    except ModelLoadError as error:
-        print(f"ov-vlm chat: {error}", file=sys.stderr)
-        return 2
+    loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
     loaded.processor.spec = loaded.processor.spec.with_video(budget=args.budget)
     if args.seed is not None:
         import torch
 
         torch.manual_seed(args.seed)
     session = ChatSession(loaded, args.system, args.video_mode, generation_kwargs(args))
-    recoverable = (MediaError, ConversationError, FileNotFoundError, ValueError)
-    try:
-        for image in args.image:
-            session.attach_image(image)
-        if args.video:
-            session.attach_video(args.video)
-        if args.prompt is not None:
-            session.ask(args.prompt, show_template=args.show_template)
-            return 0
-    except recoverable as error:
-        print(f"ov-vlm chat: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+    for image in args.image:
+        session.attach_image(image)
+    if args.video:
+        session.attach_video(args.video)
+    if args.prompt is not None:
+        session.ask(args.prompt, show_template=args.show_template)
+        return 0
     print(f"ov-vlm chat: {args.model} on {loaded.device} ({loaded.dtype}). /help for commands, /exit to quit.")
     while True:
         try:
@@ -212,5 +186,5 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print("model> ", end="", flush=True)
                 session.ask(line, show_template=args.show_template)
-        except recoverable as error:
-            print(f"error: {' '.join(str(error).split())}")
+        except (OVVLMError, FileNotFoundError, ValueError) as error:
+            print(f"error: {one_line(error)}")

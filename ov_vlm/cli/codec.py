@@ -6,15 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ov_vlm.codec.settings import (
-    COMPENSATIONS,
-    FIRST_FRAME,
-    IMAGE_FORMATS,
-    PROFILES,
-    TOPK_MODES,
-    CodecSettings,
-    parse_budget,
-)
+from ov_vlm.cli.fields import add_fields, field_values
+from ov_vlm.codec.settings import CodecSettings
+from ov_vlm.errors import UsageError
 
 EPILOG = """examples:
   ov-vlm codec clip.mp4 --out codec_out --viz
@@ -28,15 +22,7 @@ finished folders are skipped on re-runs; failures are listed in OUT/failures.txt
 OUT/index-I-of-N.jsonl and OUT/failures-I-of-N.txt)."""
 
 
-def _budget(text: str):
-    try:
-        return parse_budget(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def add_parser(subparsers) -> None:
-    defaults = CodecSettings()
     parser = subparsers.add_parser(
         "codec",
         help="select codec-salient patches of videos (mosaics + positions)",
@@ -52,52 +38,18 @@ def add_parser(subparsers) -> None:
         "SLURM_ARRAY_TASK_COUNT or RANK/WORLD_SIZE when set",
     )
     parser.add_argument("--merge-index", type=Path, metavar="OUT", help="join the shard indexes of OUT and exit")
-    parser.add_argument(
-        "--profile",
-        choices=PROFILES,
-        default=defaults.profile,
-        help="reference: the reference stage-1 scoring (default); robust: the earlier scoring for synthetic clips",
-    )
-    parser.add_argument(
-        "--residual-window",
-        type=int,
-        default=None,
-        help="reference profile: emulate the residual only this many frames before each sampled frame (faster)",
-    )
-    parser.add_argument("--frames", type=int, default=defaults.frames, help="frames sampled uniformly (default 64)")
-    parser.add_argument("--canvas", type=int, default=defaults.canvas, help="square letterbox canvas (default 576)")
-    parser.add_argument("--patch", type=int, default=defaults.patch, help="patch size on the canvas (default 16)")
-    parser.add_argument(
-        "--budget",
-        type=_budget,
-        default=None,
-        help="K (e.g. 10368), a ratio (0.125 or 12.5%%) or auto (default: mosaics x cells)",
-    )
-    parser.add_argument("--mosaics", type=int, default=defaults.mosaics, help="default budget in mosaics (default 8)")
-    parser.add_argument("--first-frame", choices=FIRST_FRAME, default=defaults.first_frame, help="keep frame 0 whole")
-    parser.add_argument("--block", type=int, choices=(1, 2), default=defaults.block, help="select 2x2 blocks with 2")
-    parser.add_argument("--topk", choices=TOPK_MODES, default=defaults.topk, help="global top-K or per time bucket")
-    parser.add_argument("--buckets", type=int, default=None, help="time buckets for --topk bucket")
-    parser.add_argument("--compensation", choices=COMPENSATIONS, default=defaults.compensation, help="camera motion")
-    parser.add_argument("--no-static-fallback", action="store_true", help="do not use uniform frames for static clips")
-    parser.add_argument("--image-format", choices=IMAGE_FORMATS, default=defaults.image_format, help="mosaic format")
-    parser.add_argument("--jpeg-quality", type=int, default=defaults.jpeg_quality)
+    add_fields(parser, CodecSettings)  # --profile, --frames, --budget, ...: one flag per setting, generated
     parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
-    parser.add_argument("--threads", type=int, default=0, help="decoder threads per video (0: automatic)")
     parser.add_argument("--viz", action="store_true", help="also write selection.png per video")
     parser.add_argument("--force", action="store_true", help="recompute folders that are already complete")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, user_errors=(ValueError,))
 
 
 def merge(out: Path) -> int:
     from ov_vlm.codec.batch import merge_indexes
 
-    try:
-        report = merge_indexes(out)
-    except ValueError as error:
-        print(f"ov-vlm codec: {error}", file=sys.stderr)
-        return 2
+    report = merge_indexes(out)
     print(
         f"codec: merged {len(report.outcomes)} video(s) into {out / 'index.jsonl'}: {report.count('done')} done, "
         f"{report.count('skipped')} already done, {report.count('failed')} failed"
@@ -111,31 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if args.merge_index is not None:
         return merge(args.merge_index)
     if not args.inputs or args.out is None:
-        print("ov-vlm codec: give input videos and --out (or --merge-index OUT)", file=sys.stderr)
-        return 2
-    try:
-        shard = parse_shard(args.shard) if args.shard else shard_from_environment()
-        settings = CodecSettings(
-            profile=args.profile,
-            residual_window=args.residual_window,
-            frames=args.frames,
-            canvas=args.canvas,
-            patch=args.patch,
-            budget=args.budget,
-            mosaics=args.mosaics,
-            first_frame=args.first_frame,
-            block=args.block,
-            topk=args.topk,
-            buckets=args.buckets,
-            compensation=args.compensation,
-            static_fallback=False if args.no_static_fallback else None,
-            image_format=args.image_format,
-            jpeg_quality=args.jpeg_quality,
-            threads=args.threads,
-        )
-    except ValueError as error:
-        print(f"ov-vlm codec: {error}", file=sys.stderr)
-        return 2
+        raise UsageError("give input videos and --out (or --merge-index OUT)")
+    shard = parse_shard(args.shard) if args.shard else shard_from_environment()
+    settings = CodecSettings(**field_values(args, CodecSettings))
     report = run_batch(
         args.inputs,
         args.out,

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ov_vlm.utils.options import VIDEO_MODES
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -21,33 +23,29 @@ def add_parser(subparsers) -> None:
     source.add_argument("--model", type=Path, help="model folder whose processor tokenizes (recommended)")
     source.add_argument("--preset", help="or a preset (its tokenizer and visual settings)")
     parser.add_argument("--max-length", type=int, help="override model_max_length")
-    parser.add_argument("--video-mode", choices=["codec", "frames", "dense"], help="override the video mode")
+    parser.add_argument("--video-mode", choices=VIDEO_MODES, help="override the video mode")
     parser.add_argument("--codec-cache", type=Path, help="keep codec selections here (training can reuse them)")
     parser.add_argument("--report", type=Path, help="report file (default: <data>.check.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, user_errors=(ValueError, OSError))
 
 
 def run(args: argparse.Namespace) -> int:
     from ov_vlm.codec import CodecCache
-    from ov_vlm.data import DataError, check_records, load_records
+    from ov_vlm.data import check_records, load_records
     from ov_vlm.processing import OVVLMProcessor
 
-    try:
-        records = load_records(args.data)
-        if args.model:
-            processor = OVVLMProcessor.from_pretrained(args.model)
-        else:
-            from ov_vlm.model.builder import build_config, make_tokenizer, visual_spec_for
-            from ov_vlm.model.presets import load_preset
+    records = load_records(args.data)
+    if args.model:
+        processor = OVVLMProcessor.from_pretrained(args.model)
+    else:
+        from ov_vlm.model.builder import build_config, make_tokenizer, visual_spec_for
+        from ov_vlm.model.presets import load_preset
 
-            preset = load_preset(args.preset)
-            tokenizer = make_tokenizer(preset.tokenizer)
-            config = build_config(preset, tokenizer)
-            processor = OVVLMProcessor(tokenizer, visual_spec_for(config, preset.visual_spec), preset.max_length)
-    except (DataError, FileNotFoundError, ValueError, OSError) as error:
-        print(f"ov-vlm data-check: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+        preset = load_preset(args.preset)
+        tokenizer = make_tokenizer(preset.tokenizer)
+        config = build_config(preset, tokenizer)
+        processor = OVVLMProcessor(tokenizer, visual_spec_for(config, preset.visual_spec), preset.max_length)
     if args.max_length:
         processor.max_length = args.max_length
     if args.video_mode:

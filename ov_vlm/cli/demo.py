@@ -12,6 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ov_vlm.errors import UsageError
+from ov_vlm.utils.options import VIDEO_MODES
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -35,15 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from ov_vlm.demo.pipeline import DemoConfig, DemoError, run_demo, run_seeds
 
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    unknown = [m for m in modes if m not in ("codec", "frames", "dense")]
+    unknown = [m for m in modes if m not in VIDEO_MODES]
     if unknown:
-        print(f"ov-vlm demo: unknown video mode(s) {unknown}; use codec, frames, dense", file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown video mode(s) {unknown}; use codec, frames, dense")
     try:
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     except ValueError:
-        print(f"ov-vlm demo: --seeds takes integers separated by commas, got {args.seeds!r}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--seeds takes integers separated by commas, got {args.seeds!r}") from None
     config = DemoConfig(out=args.out, seed=args.seed, modes=modes, chat=not args.no_chat)
     if args.small:
         reduce(config)

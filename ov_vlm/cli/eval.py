@@ -12,6 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ov_vlm.cli.fields import add_fields, field_values
+from ov_vlm.evaluation.requests import EvalRequest
+
 SUBCOMMANDS = ("run", "compare", "prefetch", "tasks")
 
 
@@ -25,24 +28,10 @@ def add_parser(subparsers) -> None:
     commands = parser.add_subparsers(dest="eval_command", metavar="{run,compare,prefetch,tasks}")
 
     run = commands.add_parser("run", help="run a suite on a model folder (the default)")
-    run.add_argument("--model", required=True, type=Path, help="model folder")
     run.add_argument("--suite", default="paper16", help="suite name (eval/suites/NAME.yaml) or a suite YAML")
     run.add_argument("--tasks", help="comma-separated suite ids or lmms-eval task names (default: all)")
-    run.add_argument("--limit", type=int, help="samples per task (smoke runs; not comparable to published numbers)")
-    run.add_argument("--output", type=Path, help="run folder (default: runs/eval/<model>-<suite>-<video mode>)")
-    run.add_argument("--video-mode", choices=("codec", "frames", "dense"), help="default: the model's")
-    run.add_argument("--frames", type=int, help="frames in frames mode")
-    run.add_argument("--budget", help="codec budget: K (10368), a ratio (0.125) or auto")
-    run.add_argument("--batch-size", type=int, default=1)
-    run.add_argument("--device", default="auto")
-    run.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
-    run.add_argument("--attn", default="sdpa", choices=("sdpa", "eager", "flash_attention_2"))
-    run.add_argument("--max-new-tokens", type=int, help="used when a task sets none (default 1024)")
-    run.add_argument("--cache-dir", type=Path, help="codec selection cache (default ~/.cache/ov-vlm/codec)")
-    run.add_argument("--nproc", type=int, default=1, help="processes (GPUs) through accelerate launch")
-    run.add_argument("--reference", help="published column to compute deltas against (default: by encoder/mode)")
-    run.add_argument("--quiet", action="store_true", help="do not echo lmms-eval's output (it is still logged)")
-    run.set_defaults(run=run_command)
+    add_fields(run, EvalRequest)  # --model, --limit, --video-mode, ...: generated from the fields
+    run.set_defaults(run=run_command, user_errors=(ValueError,))
 
     compare = commands.add_parser("compare", help="compare result files in one table and chart")
     compare.add_argument("results", nargs="+", type=Path, help="result.json files or run folders")
@@ -61,11 +50,6 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=lambda args: parser.print_help() or 2)
 
 
-def _fail(message: str) -> int:
-    print(f"ov-vlm eval: {message}", file=sys.stderr)
-    return 2
-
-
 def _suite(args):
     from ov_vlm.evaluation.suite import load_suite
 
@@ -74,34 +58,14 @@ def _suite(args):
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from ov_vlm.evaluation.runner import EvalError, EvalRequest, run_eval
-    from ov_vlm.evaluation.suite import SuiteError
+    from ov_vlm.evaluation.runner import run_eval
 
-    try:
-        suite = _suite(args)
-        mode = args.video_mode or "model"
-        output = args.output or Path("runs") / "eval" / f"{args.model.resolve().name}-{suite.name}-{mode}"
-        request = EvalRequest(
-            model=args.model,
-            suite=suite,
-            output=output,
-            limit=args.limit,
-            batch_size=args.batch_size,
-            video_mode=args.video_mode,
-            frames=args.frames,
-            budget=args.budget,
-            device=args.device,
-            dtype=args.dtype,
-            attn_implementation=args.attn,
-            max_new_tokens=args.max_new_tokens,
-            cache_dir=args.cache_dir,
-            nproc=args.nproc,
-            reference=args.reference,
-            quiet=args.quiet,
-        )
-        result = run_eval(request)
-    except (EvalError, SuiteError, ValueError) as error:
-        return _fail(str(error))
+    suite = _suite(args)
+    values = field_values(args, EvalRequest)
+    mode = args.video_mode or "model"
+    values["output"] = args.output or Path("runs") / "eval" / f"{args.model.resolve().name}-{suite.name}-{mode}"
+    request = EvalRequest(suite=suite, **values)
+    result = run_eval(request)
     out = request.output.resolve()
     print(
         f"\nov-vlm eval: {len(result['scores'])} scored, {len(result['missing'])} missing, "
@@ -117,12 +81,8 @@ def compare_command(args: argparse.Namespace) -> int:
     from ov_vlm.evaluation.chart import axis_label, bar_chart, weighted
     from ov_vlm.evaluation.report import compare_report
     from ov_vlm.evaluation.results import load_result, run_label
-    from ov_vlm.evaluation.suite import SuiteError
 
-    try:
-        results = [load_result(path) for path in args.results]
-    except SuiteError as error:
-        return _fail(str(error))
+    results = [load_result(path) for path in args.results]
     args.output.mkdir(parents=True, exist_ok=True)
     report = compare_report(results)
     (args.output / "compare.md").write_text(report)
@@ -141,12 +101,8 @@ def compare_command(args: argparse.Namespace) -> int:
 def prefetch_command(args: argparse.Namespace) -> int:
     from ov_vlm.evaluation import hub
     from ov_vlm.evaluation.prefetch import prefetch_task, requirements, task_manager
-    from ov_vlm.evaluation.suite import SuiteError
 
-    try:
-        suite = _suite(args)
-    except SuiteError as error:
-        return _fail(str(error))
+    suite = _suite(args)
     remote = [t for t in suite.tasks if not t.is_local]
     token = hub.have_token()
     print(f"{'task':<16} {'dataset':<34} {'cached':<7} needs")
@@ -181,12 +137,9 @@ def prefetch_command(args: argparse.Namespace) -> int:
 
 
 def tasks_command(args: argparse.Namespace) -> int:
-    from ov_vlm.evaluation.suite import SuiteError, load_suite
+    from ov_vlm.evaluation.suite import load_suite
 
-    try:
-        suite = load_suite(args.suite)
-    except SuiteError as error:
-        return _fail(str(error))
+    suite = load_suite(args.suite)
     print(f"{suite.name}: {suite.description}")
     for task in suite.tasks:
         print(f"  {task.id:<16} {task.kind:<6} --tasks {task.task:<24} {task.result_key:<30} {task.read}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -12,16 +11,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--merge-lora", required=True, type=Path, metavar="ADAPTER_DIR", help="a LoRA run's output")
     parser.add_argument("--out", required=True, type=Path, help="model folder to write")
     parser.add_argument("--base", type=Path, help="base model folder (default: the one recorded in the adapters)")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, user_errors=(OSError, ValueError))
 
 
 def run(args: argparse.Namespace) -> int:
     from ov_vlm.train.lora import merge_lora
 
-    try:
-        out = merge_lora(args.merge_lora, args.out, args.base)
-    except (FileNotFoundError, OSError, ValueError) as error:
-        print(f"ov-vlm export: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+    out = merge_lora(args.merge_lora, args.out, args.base)
     print(f"wrote {out} (LoRA merged)")
     return 0

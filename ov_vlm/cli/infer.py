@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from ov_vlm.cli.loading import add_loading_arguments
+from ov_vlm.errors import OVVLMError, UsageError, one_line
 
 
 def add_parser(subparsers) -> None:
@@ -86,20 +86,13 @@ def _answered(path: Path) -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from tqdm.auto import tqdm
 
-    from ov_vlm.model.inference import ModelLoadError, load_for_inference
-    from ov_vlm.processing import ConversationError, MediaError
+    from ov_vlm.model.inference import generate, load_for_inference
 
     if not args.input.is_file():
-        print(f"ov-vlm infer: {args.input}: no such file", file=sys.stderr)
-        return 2
-    try:
-        loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
-    except ModelLoadError as error:
-        print(f"ov-vlm infer: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.input}: no such file")
+    loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
     model, processor = loaded.model, loaded.processor
     media_root = args.media_root or args.input.parent
     done = set() if args.overwrite else _answered(args.output)
@@ -130,23 +123,15 @@ def run(args: argparse.Namespace) -> int:
                         messages, reference = request_messages(request, media_root)
                         ready.append((rid, processor.encode(messages, add_generation_prompt=True), reference))
                         continue
-                    except (MediaError, ConversationError, ValueError) as problem:
-                        error = " ".join(str(problem).split())
+                    except (OVVLMError, ValueError) as problem:
+                        error = one_line(problem)
                 out.write(json.dumps({"id": rid, "error": error}) + "\n")
                 failures += 1
             if ready:
-                batch = processor.collate([item for _, item, _ in ready], padding_side="left", with_labels=False)
-                batch = {
-                    k: [None if v is None else v.to(loaded.device) for v in val]
-                    if isinstance(val, list)
-                    else val.to(loaded.device)
-                    for k, val in batch.items()
-                }
-                with torch.inference_mode():
-                    generated = model.generate(**batch, max_new_tokens=args.max_new_tokens, do_sample=False)
-                prompt_length = batch["input_ids"].shape[1]
-                for (rid, _, reference), row in zip(ready, generated, strict=True):
-                    record = {"id": rid, "answer": processor.decode(row[prompt_length:]).strip()}
+                settings = {"max_new_tokens": args.max_new_tokens, "do_sample": False}
+                answers = generate(model, processor, [item for _, item, _ in ready], settings)
+                for (rid, _, reference), answer in zip(ready, answers, strict=True):
+                    record = {"id": rid, "answer": answer}
                     if reference is not None:
                         record["reference"] = reference
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -2,6 +2,10 @@
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and, through ``set_defaults(run=...)``,
 the function that runs it. Heavy imports happen inside those functions, not at parse time.
+
+Errors: `main` is the one handler. Any `ov_vlm.errors.OVVLMError` (and the built-in exceptions a command lists in
+``set_defaults(user_errors=(...))``, e.g. ``OSError`` from a model download) is printed as one line,
+``ov-vlm COMMAND: message``, and the exit status is 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import importlib
 import sys
 
 from ov_vlm import __version__
+from ov_vlm.errors import OVVLMError, one_line
 
 # name -> module; order is the order shown by --help.
 COMMANDS = {
@@ -57,11 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2
+    user_errors = (OVVLMError, *getattr(args, "user_errors", ()))
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except user_errors as error:
+        print(f"ov-vlm {args.command}: {one_line(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def add_parser(subparsers) -> None:
         help="auto: in-process for 1 process, else deepspeed",
     )
     parser.add_argument("--master-port", type=int, default=None)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, user_errors=(ValueError, FileNotFoundError))
 
 
 def _free_port() -> int:
@@ -87,14 +87,10 @@ def launch_command(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ov_vlm.train.recipe import RecipeError, load_recipe
+    from ov_vlm.train.recipe import load_recipe
 
-    try:
-        load_recipe(args.recipe, args.overrides)  # a bad recipe is one line here, not one traceback per process
-        command = launch_command(args)
-    except (RecipeError, ValueError, FileNotFoundError) as error:
-        print(f"ov-vlm train: {error}", file=sys.stderr)
-        return 2
+    load_recipe(args.recipe, args.overrides)  # a bad recipe is one line here, not one traceback per process
+    command = launch_command(args)
     if not command:
         from ov_vlm.train.run import main as run_training
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ov_vlm.errors import one_line
 from ov_vlm.media import is_video_file
 
 from .errors import CodecError
@@ -203,7 +204,7 @@ def process_video(video: Path, out_root: Path, settings: CodecSettings, viz: boo
     except CodecError as error:
         return Outcome(str(video), "failed", str(error), seconds=time.perf_counter() - started)
     except Exception as error:  # a batch job must not die on one video: record it and carry on
-        reason = f"{video}: unexpected {type(error).__name__}: {' '.join(str(error).split())}"
+        reason = f"{video}: unexpected {type(error).__name__}: {one_line(error)}"
         return Outcome(str(video), "failed", reason, seconds=time.perf_counter() - started)
 
 

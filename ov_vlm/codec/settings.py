@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
-COMPENSATIONS = ("median", "similarity", "affine", "none")
-TOPK_MODES = ("global", "bucket")
-FIRST_FRAME = ("full", "none")
-IMAGE_FORMATS = ("jpg", "png")
+from ov_vlm.utils.options import Block, Compensation, FirstFrame, ImageFormat, Profile, TopK
+from ov_vlm.utils.typed import flag, from_dict
+
+COMPENSATIONS = get_args(Compensation)
+TOPK_MODES = get_args(TopK)
+FIRST_FRAME = get_args(FirstFrame)
+IMAGE_FORMATS = get_args(ImageFormat)
 MIN_AUTO_RATIO, MAX_AUTO_RATIO = 0.031, 0.25
-PROFILES = ("reference", "robust")
+PROFILES = get_args(Profile)
 # settings whose default depends on the profile: (reference, robust)
 PROFILE_DEFAULTS = {
     "mv_floor": (1e-6, 1.0),
@@ -23,9 +26,29 @@ PROFILE_DEFAULTS = {
 RUNTIME_ONLY = frozenset({"threads"})
 
 
+def parse_budget(text: str) -> int | float | str:
+    """Command-line budget: ``10368`` (K), ``0.125`` (ratio) or ``auto``."""
+    text = text.strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise ValueError(
+            f"budget must be an integer K, a ratio such as 0.125 or 12.5%, or 'auto'; got {text!r}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class CodecSettings:
     """How a video becomes K salient patches, mosaics and (t, h, w) positions. Unknown keys raise (`from_dict`).
+
+    The fields with a ``cli`` entry in their metadata are also the flags of ``ov-vlm codec`` (``--first-frame``,
+    ...; see `ov_vlm.cli.fields`), with their ``help``.
 
     profile: ``"reference"`` (default) scores frames as the reference stage 1 does (4 x 4 L0 motion grid in whole
         pixels, median compensation, P95, and a residual estimated as the patched decoder's picture: see
@@ -63,36 +86,53 @@ class CodecSettings:
         selection is the same for any value (it is not part of the output key).
     """
 
-    profile: str = "reference"
-    frames: int = 64
-    canvas: int = 576
-    patch: int = 16
-    budget: int | float | str | None = None
-    mosaics: int = 8
-    first_frame: str = "full"
-    block: int = 1
-    topk: str = "global"
-    buckets: int | None = None
-    compensation: str = "median"
+    profile: Profile = field(
+        default="reference",
+        metadata=flag(
+            "reference: the reference stage-1 scoring (default); robust: the earlier scoring for synthetic clips"
+        ),
+    )
+    frames: int = field(default=64, metadata=flag("frames sampled uniformly (default 64)"))
+    canvas: int = field(default=576, metadata=flag("square letterbox canvas (default 576)"))
+    patch: int = field(default=16, metadata=flag("patch size on the canvas (default 16)"))
+    budget: int | float | str | None = field(
+        default=None,
+        metadata=flag(
+            "K (e.g. 10368), a ratio (0.125 or 12.5%%) or auto (default: mosaics x cells)", type=parse_budget
+        ),
+    )
+    mosaics: int = field(default=8, metadata=flag("default budget in mosaics (default 8)"))
+    first_frame: FirstFrame = field(default="full", metadata=flag("keep frame 0 whole"))
+    block: Block = field(default=1, metadata=flag("select 2x2 blocks with 2"))
+    topk: TopK = field(default="global", metadata=flag("global top-K or per time bucket"))
+    buckets: int | None = field(default=None, metadata=flag("time buckets for --topk bucket"))
+    compensation: Compensation = field(default="median", metadata=flag("camera motion"))
     mv_weight: float = 1.0
     residual_weight: float = 1.0
     mv_percentile: float = 95.0
     residual_percentile: float = 95.0
     mv_floor: float | None = None
     residual_floor: float | None = None
-    static_fallback: bool | None = None
+    static_fallback: bool | None = field(
+        default=None,
+        metadata=flag(
+            "do not use uniform frames for static clips", flag="--no-static-fallback", action="store_const", const=False
+        ),
+    )
     static_threshold: float = 0.002
     auto_mass: float = 0.8
     min_saliency: float | None = None
-    image_format: str = "jpg"
-    jpeg_quality: int = 95
-    residual_window: int | None = None
-    threads: int = 0
-    _extra: dict = field(default_factory=dict, repr=False, compare=False)
+    image_format: ImageFormat = field(default="jpg", metadata=flag("mosaic format"))
+    jpeg_quality: int = field(default=95, metadata=flag("JPEG quality of the mosaics (default 95)"))
+    residual_window: int | None = field(
+        default=None,
+        metadata=flag(
+            "reference profile: emulate the residual only this many frames before each sampled frame (faster)"
+        ),
+    )
+    threads: int = field(default=0, metadata=flag("decoder threads per video (0: automatic)"))
 
     def __post_init__(self) -> None:
-        if self._extra:
-            raise ValueError(f"unknown codec setting(s) {sorted(self._extra)}; known: {', '.join(self.names())}")
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         for name, values in PROFILE_DEFAULTS.items():
@@ -153,11 +193,9 @@ class CodecSettings:
         return [f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")]
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> CodecSettings:
-        """Build from a dict; unknown keys raise a ValueError naming them."""
-        known = set(cls.names())
-        extra = {k: v for k, v in values.items() if k not in known}
-        return cls(**{k: v for k, v in values.items() if k in known}, _extra=extra)
+    def from_dict(cls, values: dict[str, Any], where: str = "codec settings") -> CodecSettings:
+        """Build from a dict (`ov_vlm.utils.typed.from_dict`); unknown keys raise a `ConfigError` naming them."""
+        return from_dict(cls, values, where, noun="codec setting")
 
     def replace(self, **changes: Any) -> CodecSettings:
         """A copy with ``changes``; a new ``profile`` brings its own defaults for settings left at the old one's."""
@@ -205,20 +243,3 @@ class CodecSettings:
         if self.block == 1:
             return k
         return min(self.total_cells, math.ceil(k / self.cells_per_frame) * self.cells_per_frame)
-
-
-def parse_budget(text: str) -> int | float | str:
-    """Command-line budget: ``10368`` (K), ``0.125`` (ratio) or ``auto``."""
-    text = text.strip().lower()
-    if text == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except ValueError:
-        raise ValueError(
-            f"budget must be an integer K, a ratio such as 0.125 or 12.5%, or 'auto'; got {text!r}"
-        ) from None

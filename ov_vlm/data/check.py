@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.errors import one_line
 from ov_vlm.processing import ConversationError, MediaError, OVVLMProcessor, from_llava
 
 from .records import sample_id
@@ -93,7 +94,7 @@ def check_sample(record: dict[str, Any], index: int, processor: OVVLMProcessor, 
         messages = from_llava(record, media_root)
         encoded = processor.encode(messages)
     except (ConversationError, MediaError, ValueError) as error:
-        return [" ".join(str(error).split())], 0
+        return [one_line(error)], 0
     return [], len(encoded.input_ids)
 
 

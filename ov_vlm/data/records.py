@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.errors import OVVLMError
 
-class DataError(ValueError):
+
+class DataError(OVVLMError, ValueError):
     """A data file or sample is unusable (one line naming the file / sample and the reason)."""
 
 

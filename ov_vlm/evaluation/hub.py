@@ -7,6 +7,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ov_vlm.errors import one_line
+
 TRUE = ("1", "true", "yes", "on")
 
 
@@ -28,7 +30,7 @@ def reachable(timeout: float = 6.0) -> tuple[bool, str]:
         return True, ""
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
-        return False, f"{endpoint()} is unreachable ({' '.join(str(reason).split())})"
+        return False, f"{endpoint()} is unreachable ({one_line(reason)})"
     return True, ""
 
 

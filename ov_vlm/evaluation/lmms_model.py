@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,14 @@ from loguru import logger
 from tqdm.auto import tqdm
 
 from ov_vlm.codec import CodecCache, CodecError, default_root, parse_budget
-from ov_vlm.model.inference import load_for_inference
+from ov_vlm.errors import one_line
+from ov_vlm.model.inference import generate, load_for_inference, to_device
 from ov_vlm.processing import ConversationError, MediaError
+from ov_vlm.utils.options import Attention, Dtype, VideoMode
+from ov_vlm.utils.typed import from_dict
 
 from .requests import (
     DEFAULT_MAX_NEW_TOKENS,
-    cut_at_stops,
     describe_visuals,
     flatten_visuals,
     generation_settings,
@@ -41,51 +44,49 @@ MEDIA_ERRORS = (MediaError, ConversationError, CodecError, OSError, ValueError)
 ACCEPTED_EXTRA = {"max_batch_size"}  # lmms-eval passes it along with batch_size and device
 
 
+@dataclass(frozen=True)
+class ModelArgs:
+    """``--model_args`` of ``--model ov_vlm`` (see the module docstring), loaded with `from_dict`."""
+
+    pretrained: str
+    device: str = "auto"
+    dtype: Dtype = "auto"
+    attn_implementation: Attention = "sdpa"
+    batch_size: int = 1
+    video_mode: VideoMode | None = None
+    frames: int | None = None
+    budget: int | float | str | None = None
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    cache_dir: str | None = None
+    failures_file: str | None = None
+
+
 class OVVLMEval(lmms):
     """lmms-eval model for ov-vlm folders: images, multi-image and video tasks; codec, frames or dense video."""
 
     is_simple = True
 
-    def __init__(
-        self,
-        pretrained: str,
-        device: str = "auto",
-        dtype: str = "auto",
-        attn_implementation: str = "sdpa",
-        batch_size: int | str = 1,
-        video_mode: str | None = None,
-        frames: int | str | None = None,
-        budget: int | float | str | None = None,
-        max_new_tokens: int | str = DEFAULT_MAX_NEW_TOKENS,
-        cache_dir: str | None = None,
-        failures_file: str | None = None,
-        **unknown: Any,
-    ) -> None:
+    def __init__(self, **model_args: Any) -> None:
+        """``model_args`` as lmms-eval passes them (numbers as numbers or strings), checked by `ModelArgs`."""
         super().__init__()
-        unknown = {k: v for k, v in unknown.items() if k not in ACCEPTED_EXTRA}
-        if unknown:
-            raise ValueError(
-                f"ov_vlm: unknown model_args {sorted(unknown)}; known: pretrained, device, dtype, attn_implementation, "
-                "batch_size, video_mode, frames, budget, max_new_tokens, cache_dir, failures_file"
-            )
-        if str(device) == "auto" and torch.cuda.is_available():
+        values = {k: v for k, v in model_args.items() if k not in ACCEPTED_EXTRA}
+        args = from_dict(ModelArgs, values, "ov_vlm model_args", noun="model_arg")
+        device = args.device
+        if device == "auto" and torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-        loaded = load_for_inference(Path(pretrained), str(device), str(dtype), str(attn_implementation))
+        loaded = load_for_inference(Path(args.pretrained), device, args.dtype, args.attn_implementation)
         self.model, self.processor, self._device = loaded.model, loaded.processor, loaded.device
-        self.batch_size_per_gpu = max(1, int(batch_size))
-        self.max_new_tokens = int(max_new_tokens)
-        self.processor.spec = self.processor.spec.with_video(
-            None if video_mode is None else str(video_mode).strip(),
-            None if frames is None else int(frames),
-            None if budget is None else parse_budget(str(budget)),
-        )
-        self.codec_cache = CodecCache(cache_dir or default_root())
+        self.batch_size_per_gpu = max(1, args.batch_size)
+        self.max_new_tokens = args.max_new_tokens
+        budget = None if args.budget is None else parse_budget(str(args.budget))
+        self.processor.spec = self.processor.spec.with_video(args.video_mode, args.frames, budget)
+        self.codec_cache = CodecCache(args.cache_dir or default_root())
         self.processor.codec_cache = self.codec_cache
-        self.failures_file = Path(failures_file) if failures_file else None
+        self.failures_file = Path(args.failures_file) if args.failures_file else None
         self.failures: list[dict[str, Any]] = []
         logger.info(
-            f"ov_vlm: {pretrained} on {self._device} ({loaded.dtype}); video mode {self.processor.spec.video_mode}, "
-            f"codec cache {self.codec_cache.root}"
+            f"ov_vlm: {args.pretrained} on {self._device} ({loaded.dtype}); "
+            f"video mode {self.processor.spec.video_mode}, codec cache {self.codec_cache.root}"
         )
 
     # ------------------------------------------------------------------------------------------ properties
@@ -106,7 +107,7 @@ class OVVLMEval(lmms):
 
     def _fail(self, request: Instance, visuals: list[Any], error: Exception) -> None:
         _, _, _, doc_id, task, split = request.args[:6]
-        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = one_line(error)
         record = {"task": task, "split": split, "doc_id": doc_id, "media": describe_visuals(visuals), "reason": reason}
         self.failures.append(record)
         logger.warning(f"ov_vlm: FAILED {task} doc {doc_id}: {reason} (scored as wrong)")
@@ -126,19 +127,6 @@ class OVVLMEval(lmms):
         except MEDIA_ERRORS as error:
             self._fail(request, visuals, error)
             return None
-
-    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
-        dtype = self.model.dtype
-        moved = {}
-        for key, value in batch.items():
-            if isinstance(value, list):
-                moved[key] = [
-                    None if v is None else v.to(self.device, dtype=dtype if v.is_floating_point() else None)
-                    for v in value
-                ]
-            else:
-                moved[key] = value.to(self.device)
-        return moved
 
     # ------------------------------------------------------------------------------------------ lmms API
 
@@ -161,30 +149,15 @@ class OVVLMEval(lmms):
                         else:
                             ready.append((index, item))
                     if ready:
-                        texts = self._generate([item for _, item in ready], settings)
+                        texts = generate(self.model, self.processor, [item for _, item in ready], settings, until)
                         for (index, _), text in zip(ready, texts, strict=True):
-                            answers[index] = cut_at_stops(text, until)
+                            answers[index] = text
                     bar.update(len(chunk))
         failed = len(self.failures) - failed_before
         if failed:
             where = f"; listed in {self.failures_file}" if self.failures_file else ""
             logger.warning(f"ov_vlm: {failed} of {len(requests)} requests failed and were scored as wrong{where}")
         return [a if a is not None else "" for a in answers]
-
-    def _generate(self, items: list[Any], settings: dict[str, Any]) -> list[str]:
-        batch = self._to_device(self.processor.collate(items, padding_side="left", with_labels=False))
-        with torch.inference_mode():
-            generated = self.model.generate(
-                **batch, **settings, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids()
-            )
-        prompt_length = batch["input_ids"].shape[1]
-        return [self.processor.decode(row[prompt_length:]) for row in generated]
-
-    def _eos_ids(self) -> list[int]:
-        ids = {self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
-        if self.tokenizer.eos_token_id is not None:
-            ids.add(self.tokenizer.eos_token_id)
-        return sorted(i for i in ids if i is not None and i >= 0)
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
         """Log-probability of each continuation as the assistant's answer, and whether greedy decoding gives it."""
@@ -198,7 +171,7 @@ class OVVLMEval(lmms):
             target = self.tokenizer(continuation, add_special_tokens=False).input_ids
             item.input_ids = item.input_ids + target
             item.labels = item.input_ids
-            batch = self._to_device(self.processor.collate([item], with_labels=False))
+            batch = to_device(self.processor.collate([item], with_labels=False), self.model.device, self.model.dtype)
             with torch.inference_mode():
                 logits = self.model(**batch).logits[0, -len(target) - 1 : -1].float()
             logprobs = torch.log_softmax(logits, dim=-1)

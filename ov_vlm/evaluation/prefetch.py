@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ov_vlm.errors import one_line
+
 from . import hub
 from .suite import Suite, SuiteTask
 
@@ -48,7 +50,7 @@ def prefetch_task(task: SuiteTask, manager) -> PrefetchStatus:
 
         get_task_dict([task.task], manager)
     except Exception as error:  # any download failure is reported per task; the others go on
-        text = " ".join(str(error).split())[:300] or type(error).__name__
+        text = one_line(error)[:300]
         if "401" in text or "403" in text or "gated" in text.lower() or "token" in text.lower():
             text = f"needs access: accept the terms at {hub.endpoint()}/datasets/{task.dataset} and log in ({text})"
         return PrefetchStatus(task, False, text)

@@ -1,17 +1,67 @@
-"""lmms-eval requests -> ov-vlm chat messages and generation settings (pure functions, no model).
+"""Requests, torch-free: an ``ov-vlm eval`` run (`EvalRequest`) and lmms-eval's per-sample requests -> ov-vlm chat
+messages and generation settings (pure functions, no model).
 
-A "simple" lmms-eval model receives, per request, the task's prompt text (``context``), its ``generation_kwargs``
-and a ``doc_to_visual`` callable that gives PIL images (image tasks) or file paths (video tasks).
+`EvalRequest`'s fields are also the flags of ``ov-vlm eval run`` (generated, `ov_vlm.cli.fields`). A "simple"
+lmms-eval model receives, per request, the task's prompt text (``context``), its ``generation_kwargs`` and a
+``doc_to_visual`` callable that gives PIL images (image tasks) or file paths (video tasks).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ov_vlm.utils.options import Attention, Dtype, VideoMode
+from ov_vlm.utils.text import cut_at_stops
+from ov_vlm.utils.typed import flag
+
+from .suite import Suite
+
+__all__ = [
+    "EvalRequest",
+    "cut_at_stops",
+    "describe_visuals",
+    "flatten_visuals",
+    "generation_settings",
+    "to_messages",
+    "visual_part",
+]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 IMAGE_TAG = "<image>"
 DEFAULT_MAX_NEW_TOKENS = 1024  # the reference wrapper's default when a task sets none
+
+
+@dataclass
+class EvalRequest:
+    """One ``ov-vlm eval`` run: a model folder, a suite and how to run it (`ov_vlm.evaluation.runner.run_eval`)."""
+
+    model: Path = field(metadata=flag("model folder"))
+    suite: Suite
+    output: Path = field(
+        metadata=flag("run folder (default: runs/eval/<model>-<suite>-<video mode>)", required=False, default=None)
+    )
+    limit: int | None = field(
+        default=None, metadata=flag("samples per task (smoke runs; not comparable to published numbers)")
+    )
+    batch_size: int = field(default=1, metadata=flag(None))
+    video_mode: VideoMode | None = field(default=None, metadata=flag("default: the model's"))
+    frames: int | None = field(default=None, metadata=flag("frames in frames mode"))
+    budget: str | None = field(default=None, metadata=flag("codec budget: K (10368), a ratio (0.125) or auto"))
+    device: str = field(default="auto", metadata=flag(None))
+    dtype: Dtype = field(default="auto", metadata=flag(None))
+    attn_implementation: Attention = field(default="sdpa", metadata=flag(None, flag="--attn"))
+    max_new_tokens: int | None = field(
+        default=None, metadata=flag(f"used when a task sets none (default {DEFAULT_MAX_NEW_TOKENS})")
+    )
+    cache_dir: Path | None = field(default=None, metadata=flag("codec selection cache (default ~/.cache/ov-vlm/codec)"))
+    nproc: int = field(default=1, metadata=flag("processes (GPUs) through accelerate launch"))
+    reference: str | None = field(
+        default=None, metadata=flag("published column to compute deltas against (default: by encoder/mode)")
+    )
+    quiet: bool = field(default=False, metadata=flag("do not echo lmms-eval's output (it is still logged)"))
+    extra_args: list[str] = field(default_factory=list)
 
 
 def flatten_visuals(visuals: Any) -> list[Any]:
@@ -78,16 +128,6 @@ def generation_settings(gen_kwargs: dict[str, Any], default_max_new_tokens: int)
         if top_p is not None:
             settings["top_p"] = float(top_p)
     return settings, [s for s in until if s]
-
-
-def cut_at_stops(text: str, until: list[str]) -> str:
-    """The answer up to the first stop string (EOS already ended generation)."""
-    end = len(text)
-    for stop in until:
-        at = text.find(stop)
-        if at != -1:
-            end = min(end, at)
-    return text[:end].strip()
 
 
 def describe_visuals(visuals: list[Any]) -> str:

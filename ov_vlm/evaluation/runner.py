@@ -13,18 +13,19 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ov_vlm.codec import default_root, parse_budget
+from ov_vlm.errors import OVVLMError
 from ov_vlm.processing.visual import VisualSpec
 from ov_vlm.utils.versions import git_revision, package_versions
 
 from . import hub
 from .chart import axis_label, bar_chart, weighted
 from .report import run_report
+from .requests import EvalRequest
 from .results import FORMAT, RESULT_FILE, find_raw_results, model_info, read_failures, read_scores
 from .suite import Published, Suite, SuiteError, load_published
 
@@ -32,29 +33,8 @@ RECORDED_PACKAGES = ("ov-vlm", "lmms-eval", "torch", "transformers", "datasets",
 DISTRIBUTED_ENV = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}
 
 
-class EvalError(RuntimeError):
+class EvalError(OVVLMError, RuntimeError):
     """An evaluation that cannot run or produced nothing (one line, says what is missing)."""
-
-
-@dataclass
-class EvalRequest:
-    model: Path
-    suite: Suite
-    output: Path
-    limit: int | None = None
-    batch_size: int = 1
-    video_mode: str | None = None
-    frames: int | None = None
-    budget: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    attn_implementation: str = "sdpa"
-    max_new_tokens: int | None = None
-    cache_dir: Path | None = None
-    nproc: int = 1
-    reference: str | None = None
-    quiet: bool = False
-    extra_args: list[str] = field(default_factory=list)
 
 
 def effective_settings(request: EvalRequest, spec: dict[str, Any]) -> dict[str, Any]:

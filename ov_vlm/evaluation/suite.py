@@ -1,8 +1,8 @@
 """Benchmark suites (``eval/suites/*.yaml``) and the published numbers (``eval/published.json``), typed.
 
 A suite lists lmms-eval tasks with the metric to read from lmms-eval's results and how to turn it into the unit of
-the published table (``scale``); unknown keys raise. ``--suite NAME`` finds ``eval/suites/NAME.yaml`` of the
-checkout; a path to any suite file also works.
+the published table (``scale``); unknown keys raise (`ov_vlm.utils.typed.from_dict`). ``--suite NAME`` finds
+``eval/suites/NAME.yaml`` of the checkout; a path to any suite file also works.
 """
 
 from __future__ import annotations
@@ -11,34 +11,26 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
+from ov_vlm.errors import ConfigError, one_line
 from ov_vlm.resources import resource_path
+from ov_vlm.utils.options import TaskKind, Unit
+from ov_vlm.utils.typed import from_dict
 
 EVAL_ROOT = resource_path("eval")
-KINDS = ("video", "image")
-UNITS = ("percent", "count1000")
+KINDS = get_args(TaskKind)
+UNITS = get_args(Unit)
 
 
-class SuiteError(ValueError):
+class SuiteError(ConfigError):
     """A suite or published-numbers file is missing or malformed (one line)."""
 
 
-def _strict(cls, values: dict[str, Any], where: str):
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise SuiteError(f"{where}: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
-    missing = sorted(
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    )
-    if missing:
-        raise SuiteError(f"{where}: missing key(s) {missing}")
-    return cls(**values)
+def _strict(cls, values: Any, where: str, fixed: dict[str, Any] | None = None):
+    return from_dict(cls, values, where, error=SuiteError, fixed=fixed)
 
 
 @dataclass(frozen=True)
@@ -47,12 +39,12 @@ class SuiteTask:
 
     id: str
     benchmark: str
-    kind: str
+    kind: TaskKind
     task: str
     metric: str
     filter: str = "none"
     scale: float = 1.0
-    unit: str = "percent"
+    unit: Unit = "percent"
     average_weight: float = 1.0
     dataset: str | None = None
     dataset_config: str | None = None
@@ -122,7 +114,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise SuiteError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+        raise SuiteError(f"{path}: not valid YAML ({one_line(error)})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("tasks"), list):
         raise SuiteError(f"{path}: a suite needs a 'tasks' list")
     tasks = tuple(_strict(SuiteTask, t, f"{path.name} task {t.get('id', n)}") for n, t in enumerate(raw.pop("tasks")))
@@ -132,7 +124,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     for key in ("include_path", "run_from"):
         if raw.get(key) is not None:
             raw[key] = (path.parent / raw[key]).resolve()
-    return _strict(Suite, {**raw, "tasks": tasks, "path": path}, path.name)
+    return _strict(Suite, {**raw, "tasks": tasks}, path.name, fixed={"path": path})
 
 
 @dataclass(frozen=True)

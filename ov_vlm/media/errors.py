@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ov_vlm.errors import OVVLMError
 
-class VideoError(ValueError):
+
+class VideoError(OVVLMError, ValueError):
     """A video cannot be opened, decoded or transcoded (missing, empty, not a video, undecodable, ...)."""
 
     def __init__(self, path: str | Path, reason: str):

@@ -4,7 +4,6 @@ make a model. Shipped as package data (``ov_vlm/resources/presets/``, linked fro
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,9 @@ from typing import Any
 
 import yaml
 
+from ov_vlm.errors import ConfigError
 from ov_vlm.resources import resource_path
+from ov_vlm.utils.typed import from_dict
 
 SHIPPED_PRESETS = resource_path("presets")
 
@@ -32,17 +33,12 @@ class Preset:
     llm_pretrained: str | None = None
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], name: str) -> Preset:
-        known = {f.name for f in dataclasses.fields(cls)} - {"name"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"preset {name}: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
-        missing = [key for key in ("vision_encoder", "text_config") if key not in values]
-        if missing:
-            raise ValueError(f"preset {name}: missing key(s) {missing}")
-        if "model_type" not in values["text_config"]:
-            raise ValueError(f"preset {name}: text_config needs a model_type (e.g. qwen3)")
-        return cls(name=name, **values)
+    def from_dict(cls, values: dict[str, Any], name: str, where: str | None = None) -> Preset:
+        """The preset ``name`` from a file's values (`ov_vlm.utils.typed.from_dict`: unknown keys raise)."""
+        preset = from_dict(cls, values, where or f"preset {name}", fixed={"name": name})
+        if "model_type" not in preset.text_config:
+            raise ConfigError(f"{where or f'preset {name}'}: text_config needs a model_type (e.g. qwen3)")
+        return preset
 
 
 def preset_dirs() -> list[Path]:
@@ -61,8 +57,8 @@ def load_preset(name_or_path: str | Path) -> Preset:
         candidates = [folder / f"{name_or_path}.yaml" for folder in preset_dirs()]
         path = next((c for c in candidates if c.is_file()), None)
         if path is None:
-            raise ValueError(f"unknown preset {name_or_path!r}; available: {', '.join(available_presets()) or 'none'}")
+            raise ConfigError(f"unknown preset {name_or_path!r}; available: {', '.join(available_presets()) or 'none'}")
     values = yaml.safe_load(path.read_text()) or {}
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: a preset must be a YAML mapping")
-    return Preset.from_dict(values, name=path.stem)
+        raise ConfigError(f"{path}: a preset must be a YAML mapping")
+    return Preset.from_dict(values, name=path.stem, where=str(path))

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.errors import OVVLMError
+
 DEFAULT_SYSTEM = "You are a helpful assistant."
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
@@ -43,7 +45,7 @@ CHAT_TEMPLATE = (
 )
 
 
-class ConversationError(ValueError):
+class ConversationError(OVVLMError, ValueError):
     """A conversation is malformed (one line naming the sample and the reason)."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ov_vlm.errors import OVVLMError
 
-class MediaError(ValueError):
+
+class MediaError(OVVLMError, ValueError):
     """An image or video cannot be turned into model inputs."""

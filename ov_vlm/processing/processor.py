@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from ov_vlm.utils.typed import check_keys
+
 from .chat import IMAGE_PAD, VIDEO_PAD, ConversationError, from_llava, normalize_messages, render_segments
 from .errors import MediaError
 from .tokenizer import prepare_tokenizer
@@ -65,11 +67,10 @@ class OVVLMProcessor:
         if not config_path.is_file():
             raise FileNotFoundError(f"{directory}: no {PROCESSOR_FILE}; not an ov-vlm model folder")
         config = json.loads(config_path.read_text())
-        unknown = sorted(set(config) - {"visual_spec", "max_length"})
-        if unknown:
-            raise ValueError(f"{config_path}: unknown keys {unknown}")
+        check_keys(config, ["visual_spec", "max_length"], str(config_path))
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
-        return cls(tokenizer, VisualSpec.from_dict(config["visual_spec"]), config.get("max_length"))
+        spec = VisualSpec.from_dict(config["visual_spec"], f"{config_path}: visual_spec")
+        return cls(tokenizer, spec, config.get("max_length"))
 
     # ------------------------------------------------------------------------------------------ prompts
 

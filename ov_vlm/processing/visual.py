@@ -25,12 +25,13 @@ from PIL import Image
 from ov_vlm.codec import CodecCache, CodecError, CodecSelection, CodecSettings, select_patches
 from ov_vlm.codec.result import META_FILE
 from ov_vlm.media import VideoError, read_frames, time_slots
+from ov_vlm.utils.options import VIDEO_MODES, VideoMode
+from ov_vlm.utils.typed import from_dict
 
 from .errors import MediaError
 from .image import BICUBIC, CLIP_MEAN, CLIP_STD, best_pinpoint, letterbox, load_image, normalize
 from .layout import TokenLayout, pixel_grid
 
-VIDEO_MODES = ("codec", "frames", "dense")
 REFERENCE_PINPOINTS = {
     14: ((574, 1120), (1120, 574), (1120, 1120), (1694, 574), (574, 1694)),
     16: ((576, 1120), (1120, 576), (1120, 1120), (1696, 576), (576, 1696)),
@@ -61,7 +62,7 @@ class VisualSpec:
     token_merge: int = 1
     image_pinpoints: tuple[tuple[int, int], ...] | None = None
     frame_size: int | None = None
-    video_mode: str = "codec"
+    video_mode: VideoMode = "codec"
     num_frames: int = 8
     dense_frames: int = 64
     codec: dict = field(default_factory=dict)
@@ -77,18 +78,9 @@ class VisualSpec:
         self.codec_settings()  # validates the overrides
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> VisualSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown visual setting(s) {unknown}; known: {', '.join(sorted(known))}")
-        values = dict(values)
-        for key in ("mean", "std"):
-            if key in values:
-                values[key] = tuple(values[key])
-        if values.get("image_pinpoints") is not None:
-            values["image_pinpoints"] = tuple(tuple(p) for p in values["image_pinpoints"])
-        return cls(**values)
+    def from_dict(cls, values: dict[str, Any], where: str = "visual spec") -> VisualSpec:
+        """Build from a dict (`ov_vlm.utils.typed.from_dict`: unknown keys raise; JSON lists become tuples)."""
+        return from_dict(cls, values, where, noun="visual setting")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,4 +1,5 @@
-"""Training recipes: typed YAML files (unknown keys raise) plus ``key=value`` overrides from the command line.
+"""Training recipes: typed YAML files plus ``key=value`` overrides from the command line, loaded strictly
+(`ov_vlm.utils.typed.from_dict`: unknown keys raise, values are checked against the annotations).
 
 Relative paths mean the same in a recipe file and in an override: ``deepspeed`` is relative to the recipe's folder
 (the configs live in ``recipes/deepspeed/``, so ``deepspeed=../deepspeed/zero2.json`` works from any recipe
@@ -13,19 +14,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_args
 
 import yaml
 
-STAGES = ("align", "sft", "lora")
-PARTS = ("vision_tower", "projector", "language_model")
+from ov_vlm.errors import ConfigError, one_line
+from ov_vlm.utils.options import OnBadSample, Part, Stage, VideoMode
+from ov_vlm.utils.typed import from_dict
+
+STAGES = get_args(Stage)
+PARTS = get_args(Part)
 SHORTCUTS = {"output_dir": "output_dir", "init_from": "model.init_from", "deepspeed": "deepspeed"}
 
 
-class RecipeError(ValueError):
+class RecipeError(ConfigError):
     """A recipe or an override is invalid (names the key)."""
 
 
@@ -51,10 +55,10 @@ class DataSection:
     train: str | None = None  # LLaVA .json / .jsonl
     media_root: str | None = None  # default: the data file's folder
     generate: GenerateSection | None = None  # write synthetic data to `train` first if it does not exist
-    video_mode: str | None = None  # codec | frames | dense (default: the model's)
+    video_mode: VideoMode | None = None  # default: the model's
     visual_spec: dict[str, Any] = field(default_factory=dict)  # other processor settings (e.g. image_pinpoints)
     codec_cache: str | None = None  # default: <output_dir>/codec_cache
-    on_bad_sample: str = "error"  # error | skip
+    on_bad_sample: OnBadSample = "error"
     max_length: int | None = None  # default: the model's model_max_length
     group_by_modality_length: bool = False
     shuffle: bool = True  # false: the file's order (e.g. pre-shuffled or curriculum data)
@@ -97,7 +101,7 @@ class LoraSection:
 
 @dataclass
 class Recipe:
-    stage: str = "sft"
+    stage: Stage = "sft"
     description: str = ""
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
@@ -128,55 +132,6 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _build(cls, values: Any, where: str):
-    if not dataclasses.is_dataclass(cls):
-        return values
-    if values is None:
-        return None
-    if not isinstance(values, dict):
-        raise RecipeError(f"{where or 'recipe'}: expected a mapping, got {type(values).__name__}")
-    hints = get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        prefix = f"{where}." if where else ""
-        raise RecipeError(f"unknown recipe key(s) {[prefix + k for k in unknown]}; known: {', '.join(sorted(known))}")
-    kwargs = {}
-    for name, value in values.items():
-        kind = hints[name]
-        key = f"{where}.{name}" if where else name
-        nested = next((c for c in _options(kind) if dataclasses.is_dataclass(c)), None)
-        kwargs[name] = _build(nested, value, key) if nested else _coerce(value, kind, key)
-    return cls(**kwargs)
-
-
-def _options(kind: Any) -> tuple:
-    """The alternatives of an annotation (``int | None`` -> (int, NoneType); ``list[str]`` -> (list[str],))."""
-    return get_args(kind) if get_origin(kind) in (Union, types.UnionType) else (kind,)
-
-
-def _coerce(value: Any, kind: Any, key: str) -> Any:
-    """Check a value against its annotation; YAML 1.1 reads ``1e-5`` as a string, so numbers are converted."""
-    options = _options(kind)
-    if value is None:
-        if type(None) in options:
-            return None
-        raise RecipeError(f"{key}: a value is required")
-    if isinstance(value, str) and str not in options:
-        for number in (int, float):
-            if number in options:
-                try:
-                    return number(value)
-                except ValueError:
-                    continue
-    if float in options and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    accepted = tuple(get_origin(o) or o for o in options if isinstance(get_origin(o) or o, type))
-    if isinstance(value, accepted) and not (isinstance(value, bool) and bool not in accepted):
-        return value
-    raise RecipeError(f"{key}: expected {kind}, got {value!r}")
 
 
 def _set(values: dict[str, Any], dotted: str, value: Any) -> None:
@@ -213,7 +168,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[R
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise RecipeError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+        raise RecipeError(f"{path}: not valid YAML ({one_line(error)})") from None
     if not isinstance(values, dict):
         raise RecipeError(f"{path}: a recipe must be a YAML mapping")
     for item in overrides or []:
@@ -225,7 +180,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[R
         except yaml.YAMLError:
             raise RecipeError(f"override {item!r}: the value is not valid YAML") from None
         _set(values, SHORTCUTS.get(key, key), value)
-    recipe = _build(Recipe, values, "")
+    recipe = from_dict(Recipe, values, str(path), noun="recipe key", error=RecipeError)
     recipe.validate()
     if recipe.deepspeed:
         recipe.deepspeed = deepspeed_config(recipe.deepspeed, path.parent)
