@@ -38,13 +38,9 @@ def run(args: argparse.Namespace) -> int:
         if args.model:
             processor = OVVLMProcessor.from_pretrained(args.model)
         else:
-            from ov_vlm.model.builder import build_config, make_tokenizer, visual_spec_for
-            from ov_vlm.model.presets import load_preset
+            from ov_vlm.model.builder import processor_from_preset
 
-            preset = load_preset(args.preset)
-            tokenizer = make_tokenizer(preset.tokenizer)
-            config = build_config(preset, tokenizer)
-            processor = OVVLMProcessor(tokenizer, visual_spec_for(config, preset.visual_spec), preset.max_length)
+            processor = processor_from_preset(args.preset)
     except (DataError, FileNotFoundError, ValueError, OSError) as error:
         print(f"ov-vlm data-check: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
