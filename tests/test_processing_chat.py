@@ -156,3 +156,23 @@ def test_processor_round_trip_through_disk(tmp_path):
     messages = [{"role": "user", "content": "hello there"}]
     assert loaded.render(messages, True) == processor.render(messages, True)
     assert loaded.encode(messages).input_ids == processor.encode(messages).input_ids
+
+
+def test_with_overrides_gives_a_changed_copy():
+    _, processor = tiny_vlm()
+    cache = object()
+    changed = processor.with_overrides(
+        visual_spec={"num_frames": 2, "video_mode": "dense"},
+        video_mode="frames",
+        budget=0.5,
+        max_length=77,
+        codec_cache=cache,
+    )
+    assert (changed.spec.video_mode, changed.spec.num_frames, changed.spec.codec["budget"]) == ("frames", 2, 0.5)
+    assert {k: v for k, v in changed.spec.codec.items() if k != "budget"} == processor.spec.codec
+    assert (changed.max_length, changed.codec_cache, changed.tokenizer) == (77, cache, processor.tokenizer)
+    assert processor.spec.video_mode == "codec" and processor.codec_cache is None  # the original is unchanged
+    same = processor.with_overrides()
+    assert (same.spec, same.max_length) == (processor.spec, processor.max_length)
+    with pytest.raises(ValueError, match="video_mode must be one of"):
+        processor.with_overrides(video_mode="nope")

@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelLoadError as error:
         print(f"ov-vlm chat: {error}", file=sys.stderr)
         return 2
-    loaded.processor.spec = loaded.processor.spec.with_video(budget=args.budget)
+    loaded.processor = loaded.processor.with_overrides(budget=args.budget)
     if args.seed is not None:
         import torch
 

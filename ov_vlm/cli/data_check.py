@@ -44,12 +44,11 @@ def run(args: argparse.Namespace) -> int:
     except (DataError, FileNotFoundError, ValueError, OSError) as error:
         print(f"ov-vlm data-check: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
-    if args.max_length:
-        processor.max_length = args.max_length
-    if args.video_mode:
-        processor.spec = processor.spec.replace(video_mode=args.video_mode)
-    if args.codec_cache:
-        processor.codec_cache = CodecCache(args.codec_cache)
+    processor = processor.with_overrides(
+        video_mode=args.video_mode,
+        max_length=args.max_length or None,
+        codec_cache=CodecCache(args.codec_cache) if args.codec_cache else None,
+    )
     report = check_records(records, processor, args.media_root or args.data.parent, progress=not args.quiet)
     for problem in report.problems:
         print(f"BAD {problem.id} (#{problem.index}): {problem.reason}")

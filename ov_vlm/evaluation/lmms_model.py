@@ -74,13 +74,13 @@ class OVVLMEval(lmms):
         self.model, self.processor, self._device = loaded.model, loaded.processor, loaded.device
         self.batch_size_per_gpu = max(1, int(batch_size))
         self.max_new_tokens = int(max_new_tokens)
-        self.processor.spec = self.processor.spec.with_video(
-            None if video_mode is None else str(video_mode).strip(),
-            None if frames is None else int(frames),
-            None if budget is None else parse_budget(str(budget)),
-        )
         self.codec_cache = CodecCache(cache_dir or default_root())
-        self.processor.codec_cache = self.codec_cache
+        self.processor = self.processor.with_overrides(
+            video_mode=None if video_mode is None else str(video_mode).strip(),
+            frames=None if frames is None else int(frames),
+            budget=None if budget is None else parse_budget(str(budget)),
+            codec_cache=self.codec_cache,
+        )
         self.failures_file = Path(failures_file) if failures_file else None
         self.failures: list[dict[str, Any]] = []
         logger.info(

@@ -7,6 +7,7 @@ the model was trained with always travels with it.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,34 @@ class OVVLMProcessor:
         self.codec_cache = codec_cache  # a `CodecCache` for codec selections of video files (not saved)
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
         self.video_token_id = self.tokenizer.convert_tokens_to_ids(VIDEO_PAD)
+
+    def with_overrides(
+        self,
+        *,
+        visual_spec: dict[str, Any] | None = None,
+        video_mode: str | None = None,
+        frames: int | None = None,
+        budget: int | float | str | None = None,
+        max_length: int | None = None,
+        codec_cache=None,
+    ) -> OVVLMProcessor:
+        """A copy with run-time overrides (None keeps this processor's): visual settings, the user-facing video
+        settings (mode, frames, codec budget), the length limit and the codec cache. Raises ValueError on an unknown
+        or invalid visual setting."""
+        changes = dict(visual_spec or {})
+        if video_mode is not None:
+            changes["video_mode"] = video_mode
+        if frames is not None:
+            changes["num_frames"] = int(frames)
+        if budget is not None:
+            changes["codec"] = {**changes.get("codec", self.spec.codec), "budget": budget}
+        changed = copy.copy(self)
+        changed.spec = self.spec.replace(**changes) if changes else self.spec
+        if max_length is not None:
+            changed.max_length = max_length
+        if codec_cache is not None:
+            changed.codec_cache = codec_cache
+        return changed
 
     # ------------------------------------------------------------------------------------------ persistence
 
