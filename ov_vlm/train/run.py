@@ -274,7 +274,7 @@ def fit_and_summarize(model, processor, args, records: list, recipe, process: Pr
         args=args,
         train_dataset=dataset,
         data_collator=lambda items: processor.collate(items, padding_side="right"),
-        processor=processor,
+        processing_class=processor,
         part_lrs=_part_lrs(recipe),
         group_by_modality_length=recipe.data.group_by_modality_length,
         shuffle=recipe.data.shuffle,
