@@ -149,7 +149,7 @@ def test_processor_round_trip_through_disk(tmp_path):
 
     _, processor = tiny_vlm()
     processor.save_pretrained(tmp_path)
-    for name in ("tokenizer.json", "chat_template.jinja", "processor_config.json"):
+    for name in ("tokenizer.json", "chat_template.jinja", "ov_vlm_processor.json"):
         assert (tmp_path / name).is_file(), name
     loaded = OVVLMProcessor.from_pretrained(tmp_path)
     assert loaded.spec == processor.spec
@@ -176,3 +176,21 @@ def test_with_overrides_gives_a_changed_copy():
     assert (same.spec, same.max_length) == (processor.spec, processor.max_length)
     with pytest.raises(ValueError, match="video_mode must be one of"):
         processor.with_overrides(video_mode="nope")
+
+
+def test_model_folders_with_the_earlier_processor_file_name_still_load(tmp_path):
+    """Folders written before the rename have ``processor_config.json`` (transformers' name, another schema)."""
+    from ov_vlm.evaluation.results import model_info
+    from ov_vlm.model.inference import check_model_dir
+    from ov_vlm.processing import OVVLMProcessor, VisualSpec
+
+    model, processor = tiny_vlm()
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    (tmp_path / "ov_vlm_processor.json").rename(tmp_path / "processor_config.json")
+    assert OVVLMProcessor.from_pretrained(tmp_path).spec == processor.spec
+    check_model_dir(tmp_path)
+    assert VisualSpec.from_dict(model_info(tmp_path)["visual_spec"]) == processor.spec
+    (tmp_path / "processor_config.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no ov_vlm_processor\.json; not an ov-vlm model folder"):
+        OVVLMProcessor.from_pretrained(tmp_path)

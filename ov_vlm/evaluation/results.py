@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.utils.model_folder import PROCESSOR_FILE, processor_file
+
 from .suite import Suite, SuiteError
 
 RESULT_FILE = "result.json"
@@ -34,7 +36,7 @@ def model_info(folder: str | Path) -> dict[str, Any]:
     """Encoder, LLM and projector of a model folder, read from its config files."""
     folder = Path(folder).resolve()
     config = json.loads((folder / "config.json").read_text())
-    processor = json.loads((folder / "processor_config.json").read_text())
+    processor = json.loads((processor_file(folder) or folder / PROCESSOR_FILE).read_text())
     return {
         "path": str(folder),
         "name": folder.name,

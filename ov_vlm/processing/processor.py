@@ -1,7 +1,7 @@
 """`OVVLMProcessor`: conversations with images and videos -> token ids, labels, pixels and positions.
 
 The tokenizer (with ov-vlm's chat template) and the `VisualSpec` are saved next to the model
-(``tokenizer.json``, ``chat_template.jinja``, ``processor_config.json``) and loaded from it, so the prompt format
+(``tokenizer.json``, ``chat_template.jinja``, ``ov_vlm_processor.json``) and loaded from it, so the prompt format
 the model was trained with always travels with it.
 """
 
@@ -15,12 +15,13 @@ from typing import Any
 
 import torch
 
+from ov_vlm.utils.model_folder import PROCESSOR_FILE, processor_file
+
 from .chat import IMAGE_PAD, VIDEO_PAD, ConversationError, from_llava, normalize_messages, render_segments
 from .errors import MediaError
 from .tokenizer import prepare_tokenizer
 from .visual import Visual, VisualSpec, image_visual, video_visual
 
-PROCESSOR_FILE = "processor_config.json"
 IGNORE_INDEX = -100
 
 
@@ -90,8 +91,8 @@ class OVVLMProcessor:
         from transformers import AutoTokenizer
 
         directory = Path(directory)
-        config_path = directory / PROCESSOR_FILE
-        if not config_path.is_file():
+        config_path = processor_file(directory)  # folders written before the rename have the earlier name
+        if config_path is None:
             raise FileNotFoundError(f"{directory}: no {PROCESSOR_FILE}; not an ov-vlm model folder")
         config = json.loads(config_path.read_text())
         unknown = sorted(set(config) - {"visual_spec", "max_length"})
