@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.utils.jsonl import read_jsonl
 from ov_vlm.utils.model_folder import PROCESSOR_FILE, processor_file
 
 from .suite import Suite, SuiteError
@@ -89,10 +90,7 @@ def read_scores(raw: dict[str, Any], suite: Suite) -> tuple[dict[str, dict[str, 
 
 
 def read_failures(path: str | Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path, skip_bad=True, missing_ok=True)
 
 
 def load_result(path: str | Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from torch.utils.data import SequentialSampler
 from transformers import Trainer, TrainerCallback
 
 from ov_vlm.data import ModalityLengthGroupedSampler
+from ov_vlm.utils.jsonl import read_jsonl
 
 from .parts import parameter_groups
 
@@ -61,8 +62,4 @@ class LossLogCallback(TrainerCallback):
 
 def read_loss_log(path: str | Path) -> dict[int, float]:
     """step -> loss from a loss log (a later entry for the same step wins: a resumed run rewrites it)."""
-    losses = {}
-    for line in Path(path).read_text().splitlines():
-        entry = json.loads(line)
-        losses[entry["step"]] = entry["loss"]
-    return losses
+    return {entry["step"]: entry["loss"] for entry in read_jsonl(path, skip_bad=True)}
