@@ -455,7 +455,7 @@ def trainer_step_times(model, processor, item, ws: Workspace, total: int) -> lis
         args=args,
         train_dataset=[item] * total,
         data_collator=lambda items: processor.collate(items, padding_side="right"),
-        processor=processor,
+        processing_class=processor,
         callbacks=[timer.callback()],
     )
     trainer.train()

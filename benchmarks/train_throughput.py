@@ -61,9 +61,9 @@ def main() -> None:
         tmp = Path(tmp)
         model = build_model_dir(load_preset("tiny"), tmp / "model", random_init=True)
         data = generate_shapes(tmp / "data", samples=128, task="qa", video_share=0.25, seed=1)
-        processor = OVVLMProcessor.from_pretrained(model)
         records = load_records(data)
-        processor.codec_cache = CodecCache(tmp / "train-cache")  # warmed here: both runs read codec input from it
+        # warmed here: both runs read codec input from it
+        processor = OVVLMProcessor.from_pretrained(model).with_overrides(codec_cache=CodecCache(tmp / "train-cache"))
         dataset = SupervisedDataset(records, processor, data.parent)
         tokens = statistics.mean(len(dataset[i].input_ids) for i in range(len(dataset)))
 
@@ -84,8 +84,9 @@ def main() -> None:
         videos = [i for i, r in enumerate(records) if "video" in r]
         fresh = OVVLMProcessor.from_pretrained(model)
         on_the_fly = SupervisedDataset(records, fresh, data.parent)
-        cached_processor = OVVLMProcessor.from_pretrained(model)
-        cached_processor.codec_cache = CodecCache(tmp / "cache-bench")
+        cached_processor = OVVLMProcessor.from_pretrained(model).with_overrides(
+            codec_cache=CodecCache(tmp / "cache-bench")
+        )
         cached = SupervisedDataset(records, cached_processor, data.parent)
         for index in videos:  # fill the cache
             cached[index]

@@ -3,8 +3,9 @@
 ``import ov_vlm`` must make ``AutoModel.from_pretrained(dir)`` work for our model types, yet the codec layer must
 stay importable without torch and transformers (they cost seconds and hundreds of MB per process). So
 registration runs when transformers' Auto modules are loaded: immediately if they already are, otherwise through
-an import hook on transformers' modules: ``configuration_auto`` / ``modeling_auto`` ask for it when they finish
-loading, and it runs once no transformers module (nor one of ours) is half-imported.
+an import hook: ``configuration_auto`` / ``modeling_auto`` ask for it when they finish loading, and it runs when a
+transformers or ov-vlm module finishes loading and none is half-imported any more (registering imports our model
+code, which imports transformers' model modules and every ov-vlm layer below the model).
 """
 
 from __future__ import annotations
@@ -16,24 +17,23 @@ from collections.abc import Callable
 
 CONFIG_AUTO = "transformers.models.auto.configuration_auto"
 MODEL_AUTO = "transformers.models.auto.modeling_auto"
-MODEL_PACKAGES = ("ov_vlm.encoders", "ov_vlm.encoders.onevision")
-
 
 _wanted: set[str] = set()
 _done: set[str] = set()
-# Registering imports our model code, which needs transformers' model modules to be complete: wait while any
-# transformers module (transformers >= 5.24 loads the Auto configs in the middle of `modeling_utils`) or one of ours
-# is still loading. Every transformers module that finishes loading tries again, so the outermost one does it.
-WATCHED = ("transformers", "ov_vlm.encoders", "ov_vlm.model")
+_running = False
+
+
+def _watched(name: str) -> bool:
+    """transformers and its modules, and ov-vlm's modules (not the ``ov_vlm`` package itself, which installs the
+    hook). transformers >= 5.24 loads the Auto configs in the middle of ``modeling_utils``."""
+    return name == "transformers" or name.startswith(("transformers.", "ov_vlm."))
 
 
 def _busy(finishing: str | None) -> bool:
     """True while a watched module other than ``finishing`` (whose code has run) is still being imported:
     registering then would re-enter a half-imported module."""
     return any(
-        name != finishing
-        and (name in WATCHED or name.startswith(tuple(w + "." for w in WATCHED)))
-        and getattr(getattr(module, "__spec__", None), "_initializing", False)
+        name != finishing and _watched(name) and getattr(getattr(module, "__spec__", None), "_initializing", False)
         for name, module in list(sys.modules.items())
     )
 
@@ -47,8 +47,17 @@ def request(kind: str, finishing: str | None = None) -> None:
 def flush(finishing: str | None = None) -> None:
     """Run the requested registrations unless an import they depend on is still in progress; every watched module
     that finishes loading calls this again, so the last one to finish does the work."""
-    if not _wanted - _done or _busy(finishing):
+    global _running
+    if _running or not _wanted - _done or _busy(finishing):
         return
+    _running = True
+    try:
+        _register()
+    finally:
+        _running = False
+
+
+def _register() -> None:
     from transformers import AutoConfig
 
     from ov_vlm.encoders.onevision.configuration_onevision_encoder import OneVisionEncoderConfig
@@ -88,7 +97,7 @@ class _Loader(importlib.abc.Loader):
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Calls ``callback(name)`` each time a transformers module ``name`` has been executed, until registration is
+    """Calls ``callback(name)`` each time a watched module ``name`` has been executed, until registration is
     complete."""
 
     def __init__(self, callback: Callable[[str], None]):
@@ -98,7 +107,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         if _done >= {"configs", "models"}:
             sys.meta_path.remove(self)
             return None
-        if fullname != "transformers" and not fullname.startswith("transformers."):
+        if not _watched(fullname):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -111,7 +120,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 def _loaded(name: str) -> None:
-    """A transformers module finished loading: the Auto modules ask for registration, any module may complete it."""
+    """A watched module finished loading: the Auto modules ask for registration, any module may complete it."""
     kind = {CONFIG_AUTO: "configs", MODEL_AUTO: "models"}.get(name)
     if kind:
         request(kind, finishing=name)

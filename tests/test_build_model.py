@@ -11,7 +11,7 @@ from vlm_helpers import TEXT, VISION, tokenizer
 from ov_vlm.cli.main import main
 from ov_vlm.encoders import OneVisionEncoderModel
 from ov_vlm.model import OVVLMForConditionalGeneration
-from ov_vlm.model.builder import build_config
+from ov_vlm.model.builder import build_config, from_preset, processor_from_preset
 from ov_vlm.model.presets import available_presets, load_preset
 from ov_vlm.processing import OVVLMProcessor
 
@@ -54,6 +54,17 @@ def test_random_init_model_folder_loads_everywhere(tmp_path):
     assert model.config.image_token_id == processor.image_token_id
     assert model.generation_config.eos_token_id == processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert processor.spec.patch_size == 14 and processor.spec.codec == {"canvas": 64, "patch": 16}
+
+
+def test_from_preset_is_what_build_model_writes(tmp_path):
+    out = tmp_path / "tiny"
+    assert main(["build-model", "--preset", "tiny", "--random-init", "--out", str(out), "--seed", "3"]) == 0
+    model, processor = from_preset("tiny", attn_implementation="eager", seed=3)
+    saved, state = load_file(out / "model.safetensors"), model.state_dict()
+    assert saved and all(torch.equal(value, state[key]) for key, value in saved.items())
+    assert model.config.text_config._attn_implementation == "eager"
+    assert processor.spec == OVVLMProcessor.from_pretrained(out).spec == processor_from_preset("tiny").spec
+    assert processor.max_length == processor_from_preset(load_preset("tiny")).max_length
 
 
 def test_build_from_vision_and_llm_checkpoints(tmp_path, capsys):

@@ -224,3 +224,35 @@ def test_data_check_report_falls_back_to_the_working_directory(clean, tmp_path, 
     assert main(["data-check", str(clean), "--preset", "tiny", "--quiet"]) == 0
     assert (tmp_path / (clean.name + ".check.json")).is_file()
     assert "Permission denied" in capsys.readouterr().err
+
+
+def test_training_setup_steps_stop_with_one_line_problems(clean, tmp_path):
+    """The steps before fitting: data, model + processor with the recipe's overrides, and their one-line problems."""
+    from ov_vlm.train.run import ProcessInfo, SetupError, freeze_for_stage, model_and_processor, prepare_data
+
+    process = ProcessInfo(rank=0, world=1, out=tmp_path / "out")
+    overrides = [
+        f"data.train={clean}",
+        "data.video_mode=frames",
+        "data.max_length=900",
+        "data.visual_spec={num_frames: 3}",
+    ]
+    recipe, _ = load_recipe("recipes/tiny/stage1_align.yaml", overrides)
+    assert len(prepare_data(recipe, process)) == 12
+    model, processor = model_and_processor(recipe, process)
+    assert (processor.spec.video_mode, processor.spec.num_frames, processor.max_length) == ("frames", 3, 900)
+    assert processor.codec_cache.root == tmp_path / "out" / "codec_cache"
+    trainable = {n.split(".")[0] for n, p in freeze_for_stage(model, recipe).named_parameters() if p.requires_grad}
+    assert trainable == {"multi_modal_projector"}
+    missing = f"data.train={tmp_path / 'missing.jsonl'}"
+    data_problems = {"data.generate={kind: mp4}": "unknown data.generate.kind 'mp4'", "data.generate=null": "missing"}
+    for override, message in data_problems.items():
+        with pytest.raises(SetupError, match=message):
+            prepare_data(load_recipe("recipes/tiny/stage1_align.yaml", [missing, override])[0], process)
+    model_problems = {
+        "model.preset=nope": "cannot load the model: unknown preset 'nope'",
+        "data.visual_spec={frame_sise: 3}": r"data.visual_spec: .*unknown visual setting\(s\) \[.frame_sise.\]",
+    }
+    for override, message in model_problems.items():
+        with pytest.raises(SetupError, match=message):
+            model_and_processor(load_recipe("recipes/tiny/stage1_align.yaml", [override])[0], process)

@@ -114,6 +114,7 @@ def test_world_answers_match_what_the_videos_show(world):
     assert {"colour", "shape", "direction", "stops", "first", "image_colour", "image_shape"} <= checked
 
 
+@pytest.mark.slow  # minutes on CPU: the whole reduced demo, twice
 def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--small", "--out", str(out)]) == 0

@@ -222,6 +222,7 @@ def samples_of(run: Path, task: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow  # two lmms-eval CLI runs
 def test_lmms_eval_cli_runs_local_tasks_in_codec_and_frames_mode(tiny_model_dir, tmp_path):
     cache = tmp_path / "codec-cache"
     codec_run = tmp_path / "codec"

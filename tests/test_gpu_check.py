@@ -62,6 +62,7 @@ def run_script(tmp_path: Path, *args: str, hide_gpu: bool = True) -> tuple[dict,
     return rows, result.stdout
 
 
+@pytest.mark.slow  # every gpu_check section in a subprocess
 def test_tiny_run_prints_one_complete_table(tmp_path):
     """The script as `make gpu-check` runs it without CUDA: the tiny sizes on CPU, every section, one table."""
     rows, stdout = run_script(tmp_path, "--peak-tflops", "0.05")

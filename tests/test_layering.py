@@ -99,3 +99,54 @@ def test_media_and_codec_import_without_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def module_name(path: Path) -> str:
+    return ("ov_vlm." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+
+
+def import_time_imports(path: Path, modules: set[str]) -> set[str]:
+    """The ov-vlm modules ``path`` needs when it is imported: statements outside functions (an import inside a
+    function runs later), ``from package import name`` naming the package and, when ``name`` is one, a submodule."""
+    own = module_name(path)
+    base = own.split(".") if path.name == "__init__.py" else own.split(".")[:-1]
+    found = set()
+    pending = list(ast.parse(path.read_text(), filename=str(path)).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            prefix = base[: len(base) - node.level + 1] if node.level else []
+            target = ".".join(prefix + ([node.module] if node.module else []))
+            submodules = {f"{target}.{alias.name}" for alias in node.names}
+            if not (submodules <= modules and own.startswith(target + ".")):
+                found.add(target)  # ``from <own package> import <submodule>`` does not need the package complete
+            found.update(submodules)
+        else:
+            pending.extend(ast.iter_child_nodes(node))
+    return {name for name in found if name in modules} - {own}
+
+
+def test_no_import_cycles():
+    """Importing any module never needs a module that is still half-imported (the direction rule above allows
+    cycles inside one layer)."""
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py") if is_module(p)}
+    graph = {name: import_time_imports(path, set(paths)) for name, path in paths.items()}
+    cycles, state = [], {}  # state: 1 while on the depth-first path, 2 when done
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for other in sorted(graph[name]):
+            if state.get(other) == 1:
+                cycles.append(" -> ".join([*trail[trail.index(other) :], other]))
+            elif other not in state:
+                visit(other, [*trail, other])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

@@ -149,10 +149,48 @@ def test_processor_round_trip_through_disk(tmp_path):
 
     _, processor = tiny_vlm()
     processor.save_pretrained(tmp_path)
-    for name in ("tokenizer.json", "chat_template.jinja", "processor_config.json"):
+    for name in ("tokenizer.json", "chat_template.jinja", "ov_vlm_processor.json"):
         assert (tmp_path / name).is_file(), name
     loaded = OVVLMProcessor.from_pretrained(tmp_path)
     assert loaded.spec == processor.spec
     messages = [{"role": "user", "content": "hello there"}]
     assert loaded.render(messages, True) == processor.render(messages, True)
     assert loaded.encode(messages).input_ids == processor.encode(messages).input_ids
+
+
+def test_with_overrides_gives_a_changed_copy():
+    _, processor = tiny_vlm()
+    cache = object()
+    changed = processor.with_overrides(
+        visual_spec={"num_frames": 2, "video_mode": "dense"},
+        video_mode="frames",
+        budget=0.5,
+        max_length=77,
+        codec_cache=cache,
+    )
+    assert (changed.spec.video_mode, changed.spec.num_frames, changed.spec.codec["budget"]) == ("frames", 2, 0.5)
+    assert {k: v for k, v in changed.spec.codec.items() if k != "budget"} == processor.spec.codec
+    assert (changed.max_length, changed.codec_cache, changed.tokenizer) == (77, cache, processor.tokenizer)
+    assert processor.spec.video_mode == "codec" and processor.codec_cache is None  # the original is unchanged
+    same = processor.with_overrides()
+    assert (same.spec, same.max_length) == (processor.spec, processor.max_length)
+    with pytest.raises(ValueError, match="video_mode: expected one of"):
+        processor.with_overrides(video_mode="nope")
+
+
+def test_model_folders_with_the_earlier_processor_file_name_still_load(tmp_path):
+    """Folders written before the rename have ``processor_config.json`` (transformers' name, another schema)."""
+    from ov_vlm.evaluation.results import model_info
+    from ov_vlm.model.inference import check_model_dir
+    from ov_vlm.processing import OVVLMProcessor, VisualSpec
+
+    model, processor = tiny_vlm()
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    (tmp_path / "ov_vlm_processor.json").rename(tmp_path / "processor_config.json")
+    assert OVVLMProcessor.from_pretrained(tmp_path).spec == processor.spec
+    check_model_dir(tmp_path)
+    assert VisualSpec.from_dict(model_info(tmp_path)["visual_spec"]) == processor.spec
+    (tmp_path / "processor_config.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no ov_vlm_processor\.json; not an ov-vlm model folder"):
+        OVVLMProcessor.from_pretrained(tmp_path)

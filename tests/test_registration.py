@@ -29,14 +29,27 @@ def test_importing_the_package_and_codec_does_not_import_torch():
         "import ov_vlm\nfrom transformers import AutoConfig, AutoModel",  # ov_vlm first (import hook)
         "from transformers import AutoConfig, AutoModel\nimport ov_vlm",  # transformers' Auto classes first
         "import transformers\nimport ov_vlm\nfrom transformers import AutoModel, AutoConfig",
-        "import ov_vlm.encoders\nfrom transformers import AutoConfig, AutoModel",  # the model package first
+        "import ov_vlm.encoders\nfrom transformers import AutoConfig, AutoModel",  # the model packages first
+        "import ov_vlm.model\nfrom transformers import AutoConfig, AutoModel",
+        # a layer below the model that imports transformers (registering imports it again through the encoders)
+        "import ov_vlm.processing\nfrom transformers import AutoConfig, AutoModel",
         # transformers >= 5.24 loads the Auto configs half-way through modeling_utils: a model class, the Trainer
         # or PreTrainedModel imported right after ov_vlm must not see a half-imported module
         "import ov_vlm\nfrom transformers import Qwen3ForCausalLM\nfrom transformers import AutoConfig, AutoModel",
         "import ov_vlm\nfrom transformers import Trainer\nfrom transformers import AutoConfig, AutoModel",
         "import ov_vlm\nfrom transformers import PreTrainedModel\nfrom transformers import AutoConfig, AutoModel",
     ],
-    ids=["package-first", "auto-first", "lazy-transformers-first", "encoders-first", "model", "trainer", "base"],
+    ids=[
+        "package-first",
+        "auto-first",
+        "lazy-transformers-first",
+        "encoders-first",
+        "model-package-first",
+        "processing-first",
+        "model",
+        "trainer",
+        "base",
+    ],
 )
 def test_auto_classes_resolve_onevision_encoder_in_any_import_order(prelude):
     code = f"""{prelude}

@@ -129,6 +129,17 @@ def test_stage1_trains_only_the_projector_and_learns(stage1):
     assert "stage: align" in recipe and "zero2.json" in recipe and f"max_steps: {STEPS}" in recipe
 
 
+def test_every_checkpoint_is_a_model_folder(stage1):
+    """The processor is saved with the model (the Trainer's ``processing_class``) in every checkpoint and at the end."""
+    from ov_vlm.processing import OVVLMProcessor
+
+    final = OVVLMProcessor.from_pretrained(stage1)
+    for step in range(SAVE, STEPS + 1, SAVE):
+        checkpoint = stage1 / f"checkpoint-{step}"
+        assert (checkpoint / "model.safetensors").is_file() and (checkpoint / "chat_template.jinja").is_file()
+        assert OVVLMProcessor.from_pretrained(checkpoint).spec == final.spec
+
+
 def test_stage2_trains_every_part_and_the_result_chats(stage2, data):
     from ov_vlm.model import OVVLMForConditionalGeneration
     from ov_vlm.processing import OVVLMProcessor

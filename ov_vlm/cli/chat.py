@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from ov_vlm.model.inference import load_for_inference
 
     loaded = load_for_inference(args.model, args.device, args.dtype, args.attn)
-    loaded.processor.spec = loaded.processor.spec.with_video(budget=args.budget)
+    loaded.processor = loaded.processor.with_overrides(budget=args.budget)
     if args.seed is not None:
         import torch
 

@@ -39,19 +39,14 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         processor = OVVLMProcessor.from_pretrained(args.model)
     else:
-        from ov_vlm.model.builder import build_config, make_tokenizer, visual_spec_for
-        from ov_vlm.model.presets import load_preset
+        from ov_vlm.model.builder import processor_from_preset
 
-        preset = load_preset(args.preset)
-        tokenizer = make_tokenizer(preset.tokenizer)
-        config = build_config(preset, tokenizer)
-        processor = OVVLMProcessor(tokenizer, visual_spec_for(config, preset.visual_spec), preset.max_length)
-    if args.max_length:
-        processor.max_length = args.max_length
-    if args.video_mode:
-        processor.spec = processor.spec.replace(video_mode=args.video_mode)
-    if args.codec_cache:
-        processor.codec_cache = CodecCache(args.codec_cache)
+        processor = processor_from_preset(args.preset)
+    processor = processor.with_overrides(
+        video_mode=args.video_mode,
+        max_length=args.max_length or None,
+        codec_cache=CodecCache(args.codec_cache) if args.codec_cache else None,
+    )
     report = check_records(records, processor, args.media_root or args.data.parent, progress=not args.quiet)
     for problem in report.problems:
         print(f"BAD {problem.id} (#{problem.index}): {problem.reason}")

@@ -73,16 +73,9 @@ def request_messages(request: dict[str, Any], media_root: Path) -> tuple[list[di
 
 
 def _answered(path: Path) -> set[str]:
-    done = set()
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if "answer" in record:
-                done.add(str(record.get("id")))
-    return done
+    from ov_vlm.utils.jsonl import read_jsonl
+
+    return {str(record.get("id")) for record in read_jsonl(path, skip_bad=True, missing_ok=True) if "answer" in record}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from ov_vlm.errors import one_line
 from ov_vlm.media import is_video_file
+from ov_vlm.utils.jsonl import read_jsonl
 
 from .errors import CodecError
 from .pipeline import select_patches
@@ -161,10 +162,9 @@ def merge_indexes(out_root: str | Path) -> BatchReport:
         raise ValueError(f"{out_root}: shard index missing for shard(s) {missing} of {count}")
     outcomes: dict[str, Outcome] = {}
     for file in files:
-        for line in file.read_text().splitlines():
-            if line.strip():
-                outcome = Outcome(**json.loads(line))
-                outcomes[outcome.video] = outcome
+        for entry in read_jsonl(file):
+            outcome = Outcome(**entry)
+            outcomes[outcome.video] = outcome
     report = BatchReport(outcomes=list(outcomes.values()))
     _write_records(out_root, report, None)
     return report

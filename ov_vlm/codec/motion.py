@@ -30,18 +30,6 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
     return -(-height // CELL), -(-width // CELL)
 
 
-def motion_grid(
-    vectors: np.ndarray | None, height: int, width: int, direction: str = "past"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Motion vectors painted onto the 4 x 4 grid: (``flow`` float32 [Hg, Wg, 2] as (dx, dy), ``covered`` bool).
-
-    ``vectors`` is the structured array of ``frame.side_data["MOTION_VECTORS"].to_ndarray()`` (or None);
-    ``direction`` picks past-reference (``source < 0``, L0) or future-reference (``source > 0``, L1) vectors.
-    """
-    flow, covered, _ = _paint(_pick(vectors, direction), height, width)
-    return flow, covered
-
-
 def _pick(vectors: np.ndarray | None, direction: str) -> np.ndarray | None:
     if vectors is None or len(vectors) == 0:
         return None

@@ -16,6 +16,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from ov_vlm.processing import IGNORE_INDEX, ConversationError, Encoded, MediaError, OVVLMProcessor
+from ov_vlm.utils.jsonl import read_jsonl
 
 from .records import DataError, estimate_length, modality, sample_id
 
@@ -89,14 +90,7 @@ class SupervisedDataset(Dataset):
 
 def read_skip_log(path: str | Path) -> list[dict[str, Any]]:
     """Entries of a skipped-samples log, one per distinct sample."""
-    path = Path(path)
-    if not path.is_file():
-        return []
     seen: dict[int, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
+    for entry in read_jsonl(path, skip_bad=True, missing_ok=True):
         seen.setdefault(entry["index"], entry)
     return [seen[k] for k in sorted(seen)]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_vlm.errors import OVVLMError
+from ov_vlm.utils.jsonl import JSONLError, iter_jsonl
 
 
 class DataError(OVVLMError, ValueError):
@@ -23,22 +24,18 @@ def load_records(source: str | Path | Any) -> list[dict[str, Any]]:
     path = Path(source)
     if not path.is_file():
         raise DataError(f"{path}: no such data file")
-    text = path.read_text()
     if path.suffix == ".jsonl":
         records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise DataError(f"{path}:{number}: not JSON ({error})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{number}: a sample must be a JSON object")
-            records.append(record)
+        try:
+            for number, record in iter_jsonl(path):
+                if not isinstance(record, dict):
+                    raise DataError(f"{path}:{number}: a sample must be a JSON object")
+                records.append(record)
+        except JSONLError as error:
+            raise DataError(str(error)) from None
         return records
     try:
-        records = json.loads(text)
+        records = json.loads(path.read_text())
     except ValueError as error:
         raise DataError(f"{path}: not JSON ({error})") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

@@ -1,6 +1,6 @@
 """Vision encoders behind one interface (`VisionEncoder`), chosen by name through a registry.
 
-(Registration with transformers' Auto classes happens in ``ov_vlm._registration`` when the package is imported.)
+(Registration with transformers' Auto classes happens in ``ov_vlm._registration``.)
 """
 
 from .base import VisionEncoder, VisualFeatures, available_encoders, get_encoder, register_encoder
@@ -17,10 +17,6 @@ from .siglip2 import Siglip2Adapter
 register_encoder(OneVisionEncoderAdapter())
 register_encoder(Siglip2Adapter())
 register_encoder(Qwen3ViTAdapter())
-
-from ov_vlm._registration import flush as _flush_registration  # noqa: E402
-
-_flush_registration(finishing=__name__)  # Auto-class registration that waited for this package to load
 
 __all__ = [
     "OneVisionEncoderAdapter",

@@ -78,10 +78,13 @@ class OVVLMEval(lmms):
         self.model, self.processor, self._device = loaded.model, loaded.processor, loaded.device
         self.batch_size_per_gpu = max(1, args.batch_size)
         self.max_new_tokens = args.max_new_tokens
-        budget = None if args.budget is None else parse_budget(str(args.budget))
-        self.processor.spec = self.processor.spec.with_video(args.video_mode, args.frames, budget)
         self.codec_cache = CodecCache(args.cache_dir or default_root())
-        self.processor.codec_cache = self.codec_cache
+        self.processor = self.processor.with_overrides(
+            video_mode=args.video_mode,
+            frames=args.frames,
+            budget=None if args.budget is None else parse_budget(str(args.budget)),
+            codec_cache=self.codec_cache,
+        )
         self.failures_file = Path(args.failures_file) if args.failures_file else None
         self.failures: list[dict[str, Any]] = []
         logger.info(

@@ -10,6 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.utils.jsonl import read_jsonl
+from ov_vlm.utils.model_folder import PROCESSOR_FILE, processor_file
+
 from .suite import Suite, SuiteError
 
 RESULT_FILE = "result.json"
@@ -34,7 +37,7 @@ def model_info(folder: str | Path) -> dict[str, Any]:
     """Encoder, LLM and projector of a model folder, read from its config files."""
     folder = Path(folder).resolve()
     config = json.loads((folder / "config.json").read_text())
-    processor = json.loads((folder / "processor_config.json").read_text())
+    processor = json.loads((processor_file(folder) or folder / PROCESSOR_FILE).read_text())
     return {
         "path": str(folder),
         "name": folder.name,
@@ -87,10 +90,7 @@ def read_scores(raw: dict[str, Any], suite: Suite) -> tuple[dict[str, dict[str, 
 
 
 def read_failures(path: str | Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path, skip_bad=True, missing_ok=True)
 
 
 def load_result(path: str | Path) -> dict[str, Any]:

@@ -13,7 +13,3 @@ __all__ = [
     "build_projector",
     "projector_merge",
 ]
-
-from ov_vlm._registration import flush as _flush_registration
-
-_flush_registration(finishing=__name__)  # Auto-class registration that waited for this package to load

@@ -14,7 +14,7 @@ from ov_vlm.processing.tokenizer import prepare_tokenizer, qwen3_tokenizer, spec
 
 from .configuration_ov_vlm import OVVLMConfig
 from .modeling_ov_vlm import OVVLMForConditionalGeneration
-from .presets import Preset
+from .presets import Preset, load_preset
 from .projector import projector_merge
 
 TOKENIZER_KINDS = ("qwen3", "tiny_bpe")
@@ -73,6 +73,39 @@ def build_config(preset: Preset, tokenizer, vision_config=None, text_config=None
     )
 
 
+def from_preset(
+    preset: Preset | str | Path,
+    projector: str | None = None,
+    attn_implementation: str | None = None,
+    seed: int = 0,
+    visual_overrides: dict[str, Any] | None = None,
+    tokenizer: str | Path | None = None,
+) -> tuple[OVVLMForConditionalGeneration, OVVLMProcessor]:
+    """A random-init model and its processor from a preset (a `Preset`, a name or a path): the same weights for the
+    same ``seed``. ``tokenizer``: a tokenizer folder instead of the preset's tokenizer spec."""
+    preset = preset if isinstance(preset, Preset) else load_preset(preset)
+    tok = make_tokenizer(preset.tokenizer, tokenizer)
+    config = build_config(preset, tok, projector=projector)
+    if attn_implementation is not None:
+        config.text_config._attn_implementation = attn_implementation
+    torch.manual_seed(seed)
+    model = OVVLMForConditionalGeneration(config)
+    model.generation_config = default_generation_config(config)
+    return model, _processor(preset, tok, config, visual_overrides)
+
+
+def processor_from_preset(preset: Preset | str | Path) -> OVVLMProcessor:
+    """The processor a model built from this preset gets (its tokenizer and visual settings), without the model."""
+    preset = preset if isinstance(preset, Preset) else load_preset(preset)
+    tok = make_tokenizer(preset.tokenizer)
+    return _processor(preset, tok, build_config(preset, tok), None)
+
+
+def _processor(preset: Preset, tokenizer, config: OVVLMConfig, overrides: dict[str, Any] | None) -> OVVLMProcessor:
+    spec = visual_spec_for(config, {**preset.visual_spec, **(overrides or {})})
+    return OVVLMProcessor(tokenizer, spec, preset.max_length)
+
+
 def build_model_dir(
     preset: Preset,
     out: str | Path,
@@ -92,25 +125,28 @@ def build_model_dir(
     out = Path(out)
     if not random_init and (vision is None or llm is None):
         raise ValueError("pass --vision and --llm checkpoint folders, or --random-init")
-    tokenizer_folder = tokenizer or (llm if llm is not None and Path(llm, "tokenizer_config.json").is_file() else None)
-    tok = make_tokenizer(preset.tokenizer, tokenizer_folder)
-    torch.manual_seed(seed)
+    tokenizer = tokenizer or (llm if llm is not None and Path(llm, "tokenizer_config.json").is_file() else None)
     if random_init:
-        config = build_config(preset, tok, projector=projector)
-        model = OVVLMForConditionalGeneration(config)
+        model, processor = from_preset(preset, projector, None, seed, visual_overrides, tokenizer)
     else:
-        encoder = get_encoder(preset.vision_encoder)
-        tower = encoder.load_pretrained(vision)
-        language_model = AutoModelForCausalLM.from_pretrained(str(llm), dtype=torch.float32)
-        config = build_config(preset, tok, tower.config, language_model.config, projector)
-        model = OVVLMForConditionalGeneration(config)
-        _copy_weights(model.vision_tower, tower, "vision tower", vision)
-        _copy_weights(model.language_model, language_model, "language model", llm)
-    model.generation_config = default_generation_config(config)
+        model, processor = _from_parts(preset, vision, llm, tokenizer, projector, seed, visual_overrides)
     model.save_pretrained(out)
-    spec = visual_spec_for(config, {**preset.visual_spec, **(visual_overrides or {})})
-    OVVLMProcessor(tok, spec, preset.max_length).save_pretrained(out)
+    processor.save_pretrained(out)
     return out
+
+
+def _from_parts(preset: Preset, vision, llm, tokenizer, projector, seed: int, visual_overrides):
+    """The preset's model with the vision tower and LLM weights from checkpoint folders (only the projector new)."""
+    tok = make_tokenizer(preset.tokenizer, tokenizer)
+    torch.manual_seed(seed)
+    tower = get_encoder(preset.vision_encoder).load_pretrained(vision)
+    language_model = AutoModelForCausalLM.from_pretrained(str(llm), dtype=torch.float32)
+    config = build_config(preset, tok, tower.config, language_model.config, projector)
+    model = OVVLMForConditionalGeneration(config)
+    _copy_weights(model.vision_tower, tower, "vision tower", vision)
+    _copy_weights(model.language_model, language_model, "language model", llm)
+    model.generation_config = default_generation_config(config)
+    return model, _processor(preset, tok, config, visual_overrides)
 
 
 def default_generation_config(config: OVVLMConfig) -> GenerationConfig:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_vlm.errors import OVVLMError, one_line
+from ov_vlm.utils.model_folder import PROCESSOR_FILE, processor_file
 from ov_vlm.utils.options import ATTENTION, DTYPES
 from ov_vlm.utils.text import cut_at_stops
 
@@ -47,8 +48,8 @@ def check_model_dir(path: Path) -> None:
         raise ModelLoadError(f"{path}: no config.json; not a model folder")
     if not list(path.glob("*.safetensors")):
         raise ModelLoadError(f"{path}: no weights (*.safetensors); build one with `ov-vlm build-model`")
-    if not (path / "processor_config.json").is_file():
-        raise ModelLoadError(f"{path}: no processor_config.json; not an ov-vlm model folder")
+    if processor_file(path) is None:
+        raise ModelLoadError(f"{path}: no {PROCESSOR_FILE}; not an ov-vlm model folder")
 
 
 def load_for_inference(path: Path, device: str = "auto", dtype: str = "auto", attn: str = "sdpa") -> Loaded:

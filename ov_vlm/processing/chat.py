@@ -111,11 +111,6 @@ def render_segments(messages: list[dict[str, Any]], add_generation_prompt: bool 
     return segments
 
 
-def visual_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Image and video parts in prompt order."""
-    return [part for message in normalize_messages(messages) for part in message["content"] if part["type"] != "text"]
-
-
 def _resolve(path: Any, media_root: Path | None) -> Any:
     if isinstance(path, str) and media_root is not None and not Path(path).is_absolute():
         return str(media_root / path)

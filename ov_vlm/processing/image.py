@@ -1,9 +1,9 @@
-"""Image preprocessing for the vision encoders, with PIL + numpy only (no torchvision).
+"""Image preprocessing for the vision encoders, with PIL + numpy only (no torchvision; transformers' PIL backend).
 
 Normalisation is CLIP's mean/std on RGB in [0, 1] (spec: ov-encoder.md §9). Three sizing rules:
 
-- ``clip``: resize the shortest edge to ``size`` (bicubic), centre-crop ``size`` x ``size``: what the published
-  `CLIPImageProcessor` at 448 does (32 x 32 = 1024 tokens with patch 14);
+- ``clip``: resize the shortest edge to ``size`` (bicubic), centre-crop ``size`` x ``size``: the published
+  `CLIPImageProcessor` at 448 (32 x 32 = 1024 tokens with patch 14), through transformers' `CLIPImageProcessorPil`;
 - ``native``: keep the aspect ratio, snap both sides to multiples of the patch size, shrink only to respect a token
   budget (the encoder's 3D RoPE has no fixed table, so any patch grid works);
 - ``square``: letterbox onto a black square canvas (video frames and codec mosaics).
@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
+from transformers import CLIPImageProcessorPil
+from transformers.image_processing_utils import select_best_resolution
 
 from .errors import MediaError
 
@@ -60,26 +63,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image if image.mode == "RGB" else image.convert("RGB")
-
-
-def resize_shortest_edge(image: Image.Image, size: int, resample: int = BICUBIC) -> Image.Image:
-    """Scale so the shorter side is ``size``; the longer becomes ``int(size * long / short)``."""
-    width, height = image.size
-    short, long = min(width, height), max(width, height)
-    new_long = int(size * long / short)
-    new_size = (size, new_long) if width <= height else (new_long, size)
-    return image.resize(new_size, resample=resample)
-
-
-def center_crop(image: Image.Image, size: int) -> Image.Image:
-    """Centre ``size`` x ``size`` crop, ``left = (W - size) // 2``; smaller images are padded with black."""
-    width, height = image.size
-    if width < size or height < size:
-        canvas = Image.new("RGB", (max(width, size), max(height, size)))
-        canvas.paste(image, ((canvas.width - width) // 2, (canvas.height - height) // 2))
-        image, width, height = canvas, canvas.width, canvas.height
-    left, top = (width - size) // 2, (height - size) // 2
-    return image.crop((left, top, left + size, top + size))
 
 
 @dataclass(frozen=True)
@@ -137,17 +120,11 @@ def normalize(image: Image.Image | np.ndarray, mean=CLIP_MEAN, std=CLIP_STD) -> 
 
 def best_pinpoint(width: int, height: int, pinpoints) -> tuple[int, int]:
     """The (width, height) canvas that keeps the most of the image's resolution, then wastes the least area
-    (LLaVA's ``select_best_resolution``, used by the reference's ``anyres`` without tiling)."""
-    best, best_key = None, None
-    for canvas_w, canvas_h in pinpoints:
-        scale = min(canvas_w / width, canvas_h / height)
-        effective = min(int(width * scale) * int(height * scale), width * height)
-        key = (effective, -(canvas_w * canvas_h - effective))
-        if best_key is None or key > best_key:
-            best, best_key = (int(canvas_w), int(canvas_h)), key
+    (transformers' / LLaVA's ``select_best_resolution``, used by the reference's ``anyres`` without tiling)."""
+    best = select_best_resolution((height, width), [(canvas_h, canvas_w) for canvas_w, canvas_h in pinpoints])
     if best is None:
         raise ValueError("no pinpoints given")
-    return best
+    return int(best[1]), int(best[0])
 
 
 @dataclass(frozen=True)
@@ -160,10 +137,19 @@ class ImagePreprocessor:
     std: tuple[float, float, float] = CLIP_STD
     resample: int = BICUBIC
 
+    @cached_property
+    def _clip_processor(self) -> CLIPImageProcessorPil:
+        return CLIPImageProcessorPil(
+            size={"shortest_edge": self.size},
+            crop_size={"height": self.size, "width": self.size},
+            image_mean=self.mean,
+            image_std=self.std,
+            resample=self.resample,
+        )
+
     def clip(self, image: ImageLike) -> torch.Tensor:
-        """Shortest edge to ``size``, centre crop, normalise: [3, size, size]."""
-        image = resize_shortest_edge(load_image(image), self.size, self.resample)
-        return normalize(center_crop(image, self.size), self.mean, self.std)
+        """Shortest edge to ``size``, centre crop, normalise: [3, size, size] (transformers' CLIP processor)."""
+        return self._clip_processor(images=load_image(image), return_tensors="pt")["pixel_values"][0]
 
     def native(self, image: ImageLike, max_tokens: int | None = None) -> torch.Tensor:
         """Aspect-preserving resize to a patch-multiple size within ``max_tokens``: [3, H, W]."""

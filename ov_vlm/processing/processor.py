@@ -1,12 +1,13 @@
 """`OVVLMProcessor`: conversations with images and videos -> token ids, labels, pixels and positions.
 
 The tokenizer (with ov-vlm's chat template) and the `VisualSpec` are saved next to the model
-(``tokenizer.json``, ``chat_template.jinja``, ``processor_config.json``) and loaded from it, so the prompt format
+(``tokenizer.json``, ``chat_template.jinja``, ``ov_vlm_processor.json``) and loaded from it, so the prompt format
 the model was trained with always travels with it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ov_vlm.utils.model_folder import PROCESSOR_FILE, processor_file
 from ov_vlm.utils.typed import check_keys
 
 from .chat import IMAGE_PAD, VIDEO_PAD, ConversationError, from_llava, normalize_messages, render_segments
@@ -21,7 +23,6 @@ from .errors import MediaError
 from .tokenizer import prepare_tokenizer
 from .visual import Visual, VisualSpec, image_visual, video_visual
 
-PROCESSOR_FILE = "processor_config.json"
 IGNORE_INDEX = -100
 
 
@@ -49,6 +50,34 @@ class OVVLMProcessor:
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
         self.video_token_id = self.tokenizer.convert_tokens_to_ids(VIDEO_PAD)
 
+    def with_overrides(
+        self,
+        *,
+        visual_spec: dict[str, Any] | None = None,
+        video_mode: str | None = None,
+        frames: int | None = None,
+        budget: int | float | str | None = None,
+        max_length: int | None = None,
+        codec_cache=None,
+    ) -> OVVLMProcessor:
+        """A copy with run-time overrides (None keeps this processor's): visual settings, the user-facing video
+        settings (mode, frames, codec budget), the length limit and the codec cache. Raises ValueError on an unknown
+        or invalid visual setting."""
+        changes = dict(visual_spec or {})
+        if video_mode is not None:
+            changes["video_mode"] = video_mode
+        if frames is not None:
+            changes["num_frames"] = int(frames)
+        if budget is not None:
+            changes["codec"] = {**changes.get("codec", self.spec.codec), "budget": budget}
+        changed = copy.copy(self)
+        changed.spec = self.spec.replace(**changes) if changes else self.spec
+        if max_length is not None:
+            changed.max_length = max_length
+        if codec_cache is not None:
+            changed.codec_cache = codec_cache
+        return changed
+
     # ------------------------------------------------------------------------------------------ persistence
 
     def save_pretrained(self, directory: str | Path) -> None:
@@ -63,8 +92,8 @@ class OVVLMProcessor:
         from transformers import AutoTokenizer
 
         directory = Path(directory)
-        config_path = directory / PROCESSOR_FILE
-        if not config_path.is_file():
+        config_path = processor_file(directory)  # folders written before the rename have the earlier name
+        if config_path is None:
             raise FileNotFoundError(f"{directory}: no {PROCESSOR_FILE}; not an ov-vlm model folder")
         config = json.loads(config_path.read_text())
         check_keys(config, ["visual_spec", "max_length"], str(config_path))

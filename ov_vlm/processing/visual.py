@@ -40,7 +40,7 @@ REFERENCE_PINPOINTS = {
 
 @dataclass(frozen=True)
 class VisualSpec:
-    """How one model turns media into visual tokens (saved in ``processor_config.json``).
+    """How one model turns media into visual tokens (saved in ``ov_vlm_processor.json``).
 
     patch_size, mean, std: the encoder's patch and normalisation.
     positional: the encoder reads (t, h, w) positions (OV-Encoder); otherwise every frame is an independent image.

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from torch import nn
 
+from ov_vlm.utils.model_folder import processor_file
+
 from .recipe import LoraSection
 
 
@@ -42,6 +44,6 @@ def merge_lora(adapter_dir: str | Path, out: str | Path, base: str | Path | None
     model = OVVLMForConditionalGeneration.from_pretrained(base)
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(out)
-    source = adapter_dir if (adapter_dir / "processor_config.json").is_file() else base
+    source = adapter_dir if processor_file(adapter_dir) is not None else base
     OVVLMProcessor.from_pretrained(source).save_pretrained(out)
     return out

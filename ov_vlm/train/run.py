@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -78,48 +79,75 @@ def _close_process_group() -> None:
         dist.destroy_process_group()
 
 
+class SetupError(Exception):
+    """A problem found before training starts (exit 2); the message is printed after ``ov-vlm train:``."""
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """This process's rank, the world size and the run's output folder."""
+
+    rank: int
+    world: int
+    out: Path
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
 def train(recipe, resolved: dict) -> int:
-    import torch
-    from transformers import TrainingArguments, set_seed
+    """One training run, as named steps. 0: trained; 2: a setup problem; 1: a bad sample stopped training."""
+    from transformers import set_seed
 
-    from ov_vlm.codec import CodecCache
-    from ov_vlm.data import DataError, SupervisedDataset, generate_shapes, load_records, read_skip_log
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    process = ProcessInfo(rank, world, Path(recipe.output_dir))
+    set_seed(recipe.train.seed)
+    try:
+        records = prepare_data(recipe, process)
+        args = training_arguments(recipe, process)
+        model, processor = model_and_processor(recipe, process)
+    except SetupError as error:
+        print(f"ov-vlm train: {error}", file=sys.stderr)
+        return 2
+    model = freeze_for_stage(model, recipe)
+    if process.main:
+        print_plan(model, recipe, resolved, process, len(records))
+    return fit_and_summarize(model, processor, args, records, recipe, process)
 
-    from .parts import apply_freeze_policy, format_groups, format_table, parameter_groups, parameter_table
-    from .runinfo import write_run_info
-    from .trainer import LossLogCallback, OVVLMTrainer
 
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    main_process = rank == 0
-    out = Path(recipe.output_dir)
-    cuda = torch.cuda.is_available()
-    train_cfg = recipe.train
-    set_seed(train_cfg.seed)
+def prepare_data(recipe, process: ProcessInfo) -> list:
+    """The training records; rank 0 first writes the synthetic data the recipe asks for (the others wait for it)."""
+    from ov_vlm.data import DataError, generate_shapes, load_records
 
-    # ---------------------------------------------------------------------------------------- data files
     train_file = Path(recipe.data.train)
-    if not train_file.is_file() and recipe.data.generate is not None:
-        if main_process:
-            spec = recipe.data.generate
-            if spec.kind != "shapes":
-                print(f"ov-vlm train: unknown data.generate.kind {spec.kind!r} (shapes)", file=sys.stderr)
-                return 2
+    spec = recipe.data.generate
+    if not train_file.is_file() and spec is not None:
+        if not process.main:
+            _wait_for(train_file)
+        elif spec.kind != "shapes":
+            raise SetupError(f"unknown data.generate.kind {spec.kind!r} (shapes)")
+        else:
             generated = generate_shapes(train_file.parent, spec.samples, spec.task, spec.video_share, spec.seed)
             if generated != train_file:
                 generated.rename(train_file)
-        else:
-            _wait_for(train_file)
     try:
-        records = load_records(train_file)
+        return load_records(train_file)
     except DataError as error:
-        print(f"ov-vlm train: {error}", file=sys.stderr)
-        return 2
+        raise SetupError(str(error)) from error
 
-    # ---------------------------------------------------------------------------------------- arguments
+
+def training_arguments(recipe, process: ProcessInfo):
+    """The recipe's ``train`` section as `TrainingArguments`; also starts the process group (ZeRO-3's zero.Init in
+    ``from_pretrained`` needs the world size)."""
+    import torch
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    train_cfg = recipe.train
     bf16 = train_cfg.bf16 if isinstance(train_cfg.bf16, bool) else (cuda and torch.cuda.is_bf16_supported())
     args = TrainingArguments(
-        output_dir=str(out),
+        output_dir=str(process.out),
         per_device_train_batch_size=train_cfg.per_device_batch_size,
         gradient_accumulation_steps=train_cfg.gradient_accumulation_steps,
         learning_rate=train_cfg.learning_rate,
@@ -141,80 +169,113 @@ def train(recipe, resolved: dict) -> int:
         use_cpu=not cuda,
         remove_unused_columns=False,
         dataloader_num_workers=recipe.data.num_workers,
-        disable_tqdm=not main_process,
+        disable_tqdm=not process.main,
     )
-    _ = args.device  # sets up the process group now: ZeRO-3's zero.Init in from_pretrained needs the world size
+    _ = args.device  # sets up the process group now
     if recipe.deepspeed:
         import deepspeed
 
         deepspeed.init_distributed(dist_backend="nccl" if cuda else "gloo")  # adopts the existing process group
+    return args
 
-    # ---------------------------------------------------------------------------------------- model
+
+def model_and_processor(recipe, process: ProcessInfo):
+    """A random-init model from the recipe's preset (seeded: the same weights on every rank) or the model folder it
+    starts from, and the processor with the recipe's data overrides."""
+    import torch
+
+    from ov_vlm.codec import CodecCache
     from ov_vlm.model import OVVLMForConditionalGeneration
+    from ov_vlm.model.builder import from_preset
     from ov_vlm.processing import OVVLMProcessor
 
+    spec = recipe.model
     try:
-        if recipe.model.preset is not None:
-            model, processor = _from_preset(recipe)
+        if spec.preset is not None:
+            model, processor = from_preset(spec.preset, spec.projector, spec.attn_implementation, recipe.train.seed)
         else:
             model = OVVLMForConditionalGeneration.from_pretrained(
-                recipe.model.init_from, attn_implementation=recipe.model.attn_implementation, dtype=torch.float32
+                spec.init_from, attn_implementation=spec.attn_implementation, dtype=torch.float32
             )
-            processor = OVVLMProcessor.from_pretrained(recipe.model.init_from)
+            processor = OVVLMProcessor.from_pretrained(spec.init_from)
     except (ValueError, OSError) as error:
-        print(f"ov-vlm train: cannot load the model: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    if recipe.data.video_mode or recipe.data.visual_spec:
-        changes = {
-            **recipe.data.visual_spec,
-            **({"video_mode": recipe.data.video_mode} if recipe.data.video_mode else {}),
-        }
-        try:
-            processor.spec = processor.spec.replace(**changes)
-        except ValueError as error:
-            print(f"ov-vlm train: data.visual_spec: {error}", file=sys.stderr)
-            return 2
-    if recipe.data.max_length:
-        processor.max_length = recipe.data.max_length
-    processor.codec_cache = CodecCache(recipe.data.codec_cache or out / "codec_cache")
+        raise SetupError(f"cannot load the model: {' '.join(str(error).split())}") from error
+    data = recipe.data
+    try:
+        processor = processor.with_overrides(
+            visual_spec=data.visual_spec,
+            video_mode=data.video_mode or None,
+            max_length=data.max_length or None,
+            codec_cache=CodecCache(data.codec_cache or process.out / "codec_cache"),
+        )
+    except ValueError as error:
+        raise SetupError(f"data.visual_spec: {error}") from error
+    return model, processor
 
-    if recipe.stage == "lora":
-        from .lora import apply_lora
 
-        apply_freeze_policy(model, [])
-        model = apply_lora(model, recipe.lora)
-        model.peft_config["default"].base_model_name_or_path = str(Path(recipe.model.init_from).resolve())
-    else:
-        trainable = ["projector"] if recipe.stage == "align" else train_cfg.trainable
-        apply_freeze_policy(model, trainable)
-    part_lrs = {"vision_tower": train_cfg.vision_tower_lr, "projector": train_cfg.projector_lr}
+def freeze_for_stage(model, recipe):
+    """align: the projector trains; sft: the recipe's ``train.trainable`` parts; lora: adapters on a frozen model."""
+    from .parts import apply_freeze_policy
 
+    if recipe.stage != "lora":
+        apply_freeze_policy(model, ["projector"] if recipe.stage == "align" else recipe.train.trainable)
+        return model
+    from .lora import apply_lora
+
+    apply_freeze_policy(model, [])
+    model = apply_lora(model, recipe.lora)
+    model.peft_config["default"].base_model_name_or_path = str(Path(recipe.model.init_from).resolve())
+    return model
+
+
+def _part_lrs(recipe) -> dict:
+    return {"vision_tower": recipe.train.vision_tower_lr, "projector": recipe.train.projector_lr}
+
+
+def _effective_batch_size(recipe, process: ProcessInfo) -> int:
+    return recipe.train.per_device_batch_size * recipe.train.gradient_accumulation_steps * process.world
+
+
+def print_plan(model, recipe, resolved: dict, process: ProcessInfo, samples: int) -> None:
+    """Write ``run_info.json`` and print what trains: the parameter table, the optimizer groups, the batch size."""
+    from .parts import format_groups, format_table, parameter_groups, parameter_table
+    from .runinfo import write_run_info
+
+    train_cfg = recipe.train
     table = parameter_table(model)
-    effective = train_cfg.per_device_batch_size * train_cfg.gradient_accumulation_steps * world
-    if main_process:
-        write_run_info(out, resolved, world, {"parameters": [r.__dict__ for r in table]})
-        print(
-            f"\n== {recipe.stage} | {len(records)} samples | {world} process(es) | "
-            f"DeepSpeed: {Path(recipe.deepspeed).name if recipe.deepspeed else 'off'}"
-        )
-        print(format_table(table))
-        decay = {n for n, p in model.named_parameters() if p.dim() > 1}
-        print(format_groups(parameter_groups(model, decay, train_cfg.learning_rate, train_cfg.weight_decay, part_lrs)))
-        print(
-            f"effective batch size: {train_cfg.per_device_batch_size} per device x "
-            f"{train_cfg.gradient_accumulation_steps} accumulation x {world} process(es) = {effective}\n"
-        )
+    write_run_info(process.out, resolved, process.world, {"parameters": [r.__dict__ for r in table]})
+    print(
+        f"\n== {recipe.stage} | {samples} samples | {process.world} process(es) | "
+        f"DeepSpeed: {Path(recipe.deepspeed).name if recipe.deepspeed else 'off'}"
+    )
+    print(format_table(table))
+    decay = {n for n, p in model.named_parameters() if p.dim() > 1}
+    groups = parameter_groups(model, decay, train_cfg.learning_rate, train_cfg.weight_decay, _part_lrs(recipe))
+    print(format_groups(groups))
+    print(
+        f"effective batch size: {train_cfg.per_device_batch_size} per device x "
+        f"{train_cfg.gradient_accumulation_steps} accumulation x {process.world} process(es) = "
+        f"{_effective_batch_size(recipe, process)}\n"
+    )
 
-    media_root = recipe.data.media_root or train_file.parent
+
+def fit_and_summarize(model, processor, args, records: list, recipe, process: ProcessInfo) -> int:
+    """Train (resuming if asked), save the model folder, and on rank 0 write ``summary.json`` and a one-line result."""
+    from ov_vlm.data import DataError, SupervisedDataset, read_skip_log
+
+    from .trainer import LossLogCallback, OVVLMTrainer
+
+    out = process.out
     skip_log = out / "skipped_samples.jsonl"
+    media_root = recipe.data.media_root or Path(recipe.data.train).parent
     dataset = SupervisedDataset(records, processor, media_root, recipe.data.on_bad_sample, skip_log)
     trainer = OVVLMTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         data_collator=lambda items: processor.collate(items, padding_side="right"),
-        processor=processor,
-        part_lrs=part_lrs,
+        processing_class=processor,
+        part_lrs=_part_lrs(recipe),
         group_by_modality_length=recipe.data.group_by_modality_length,
         shuffle=recipe.data.shuffle,
         callbacks=[LossLogCallback(out / "train_log.jsonl")],
@@ -229,43 +290,24 @@ def train(recipe, resolved: dict) -> int:
         print(f"ov-vlm train: {error} (set data.on_bad_sample=skip to skip such samples)", file=sys.stderr)
         return 1
     trainer.save_model(str(out))
-    if main_process:
-        skipped = read_skip_log(skip_log)
-        summary = {
-            "stage": recipe.stage,
-            "steps": trainer.state.global_step,
-            "train_loss": result.training_loss,
-            "seconds": time.time() - started,
-            "samples": len(records),
-            "skipped_samples": len(skipped),
-            "effective_batch_size": effective,
-            "world_size": world,
-            "resumed_from": resume,
-        }
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
-        note = f", {len(skipped)} sample(s) skipped (see {skip_log})" if skipped else ""
-        print(f"trained {summary['steps']} steps, mean loss {result.training_loss:.4f}{note}; model in {out}")
+    if not process.main:
+        return 0
+    skipped = read_skip_log(skip_log)
+    summary = {
+        "stage": recipe.stage,
+        "steps": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "seconds": time.time() - started,
+        "samples": len(records),
+        "skipped_samples": len(skipped),
+        "effective_batch_size": _effective_batch_size(recipe, process),
+        "world_size": process.world,
+        "resumed_from": resume,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    note = f", {len(skipped)} sample(s) skipped (see {skip_log})" if skipped else ""
+    print(f"trained {summary['steps']} steps, mean loss {result.training_loss:.4f}{note}; model in {out}")
     return 0
-
-
-def _from_preset(recipe):
-    """A random-init model and processor from a preset (same weights on every rank: seeded)."""
-    import torch
-
-    from ov_vlm.model import OVVLMForConditionalGeneration
-    from ov_vlm.model.builder import build_config, default_generation_config, make_tokenizer, visual_spec_for
-    from ov_vlm.model.presets import load_preset
-    from ov_vlm.processing import OVVLMProcessor
-
-    preset = load_preset(recipe.model.preset)
-    tokenizer = make_tokenizer(preset.tokenizer)
-    config = build_config(preset, tokenizer, projector=recipe.model.projector)
-    config.text_config._attn_implementation = recipe.model.attn_implementation
-    torch.manual_seed(recipe.train.seed)
-    model = OVVLMForConditionalGeneration(config)
-    model.generation_config = default_generation_config(config)
-    processor = OVVLMProcessor(tokenizer, visual_spec_for(config, preset.visual_spec), preset.max_length)
-    return model, processor
 
 
 def exit_now(code: int) -> None:

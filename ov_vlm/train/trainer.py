@@ -1,5 +1,6 @@
-"""The Hugging Face `Trainer`, adapted: per-part learning rates, modality-length grouping (or the file's order),
-processor saved with every checkpoint (so each is a usable model folder), and a per-step loss log."""
+"""The Hugging Face `Trainer`, adapted: per-part learning rates, modality-length grouping (or the file's order) and
+a per-step loss log. Pass the processor as ``processing_class``: the `Trainer` saves it with the model and every
+checkpoint, so each is a usable model folder."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from torch.utils.data import SequentialSampler
 from transformers import Trainer, TrainerCallback
 
 from ov_vlm.data import ModalityLengthGroupedSampler
+from ov_vlm.utils.jsonl import read_jsonl
 
 from .parts import parameter_groups
 
 
 class OVVLMTrainer(Trainer):
-    def __init__(self, *args, processor=None, part_lrs=None, group_by_modality_length=False, shuffle=True, **kwargs):
+    def __init__(self, *args, part_lrs=None, group_by_modality_length=False, shuffle=True, **kwargs):
         super().__init__(*args, **kwargs)
-        self.processor = processor
         self.part_lrs = part_lrs or {}
         self.group_by_modality_length = group_by_modality_length
         self.shuffle = shuffle
@@ -41,11 +42,6 @@ class OVVLMTrainer(Trainer):
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
 
-    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
-        super().save_model(output_dir, _internal_call)
-        if self.processor is not None and self.args.should_save:
-            self.processor.save_pretrained(output_dir or self.args.output_dir)
-
 
 class LossLogCallback(TrainerCallback):
     """Appends ``{"step", "loss", "learning_rate", "grad_norm", "epoch"}`` to a JSONL file on every log."""
@@ -66,8 +62,4 @@ class LossLogCallback(TrainerCallback):
 
 def read_loss_log(path: str | Path) -> dict[int, float]:
     """step -> loss from a loss log (a later entry for the same step wins: a resumed run rewrites it)."""
-    losses = {}
-    for line in Path(path).read_text().splitlines():
-        entry = json.loads(line)
-        losses[entry["step"]] = entry["loss"]
-    return losses
+    return {entry["step"]: entry["loss"] for entry in read_jsonl(path, skip_bad=True)}
