@@ -6,6 +6,7 @@ or ``accelerate launch -m`` (exact commands in the README). A single process nee
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
@@ -313,7 +314,12 @@ def fit_and_summarize(model, processor, args, records: list, recipe, process: Pr
 def exit_now(code: int) -> None:
     """End a launched rank with ``code`` once its outputs are written, skipping interpreter teardown: destructors of
     native background threads (gloo, DeepSpeed) intermittently abort a rank at exit ("terminate called without an
-    active exception"), which the launcher then reports as a failed run after a finished training."""
+    active exception"), which the launcher then reports as a failed run after a finished training. The Python
+    ``atexit`` handlers (a logger's final upload, e.g. wandb's) still run first."""
+    try:
+        atexit._run_exitfuncs()  # what interpreter exit would run before the native teardown that `os._exit` skips
+    except Exception as error:  # a failing handler must not turn a finished run into a failed one
+        print(f"ov-vlm train: an exit handler failed ({error})", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
