@@ -1,0 +1,390 @@
+"""Compiled (numba) kernels of the patched-decoder emulation in `residual`: one call per frame.
+
+Planes are uint8 and padded to whole 8 x 8 luma blocks; every read is clamped into its plane, which is exactly
+H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell) and are
+handled per 8 x 8 block: the reference frame is chosen per block, and a chroma 4 x 4 block lies under one block.
+The kernels are compiled on first use and cached on disk (``cache=True``); without a writable cache they are
+compiled in memory once per process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+CODED_SUM = 48  # 16 samples x 3 grey levels: sum of |error| of a 4 x 4 block above which it counts as coded
+EXPLAINED_SUM = 16  # per covered cell: sum of |error| of a block under which the latest anchor is kept (1 level)
+# quarter-pel luma position fy * 4 + fx -> the two samples (plane, dy, dx) averaged; plane 0 = G (integer),
+# 1 = b (horizontal half), 2 = h (vertical half), 3 = j (centre)
+QPEL = np.array(
+    [
+        [[0, 0, 0], [0, 0, 0]],  # (0, 0)
+        [[0, 0, 0], [1, 0, 0]],  # (1, 0)
+        [[1, 0, 0], [1, 0, 0]],  # (2, 0)
+        [[1, 0, 0], [0, 0, 1]],  # (3, 0)
+        [[0, 0, 0], [2, 0, 0]],  # (0, 1)
+        [[1, 0, 0], [2, 0, 0]],  # (1, 1)
+        [[1, 0, 0], [3, 0, 0]],  # (2, 1)
+        [[1, 0, 0], [2, 0, 1]],  # (3, 1)
+        [[2, 0, 0], [2, 0, 0]],  # (0, 2)
+        [[2, 0, 0], [3, 0, 0]],  # (1, 2)
+        [[3, 0, 0], [3, 0, 0]],  # (2, 2)
+        [[3, 0, 0], [2, 0, 1]],  # (3, 2)
+        [[2, 0, 0], [0, 1, 0]],  # (0, 3)
+        [[2, 0, 0], [1, 1, 0]],  # (1, 3)
+        [[3, 0, 0], [1, 1, 0]],  # (2, 3)
+        [[1, 1, 0], [2, 0, 1]],  # (3, 3)
+    ],
+    dtype=np.int64,
+)
+
+
+@njit(cache=True, inline="always")
+def _clip255(value):
+    return min(max(value, 0), 255)
+
+
+@njit(cache=True, inline="always")
+def _tap(a, b, c, d, e, f):
+    return a - 5 * b + 20 * c + 20 * d - 5 * e + f
+
+
+@njit(cache=True, _nrt=False)
+def _window(plane, x0, y0, span, win):
+    """``win[i, j] = plane[y0 - 2 + i, x0 - 2 + j]`` for i, j < ``span``, coordinates clamped into the plane
+    (H.264's edge replication)."""
+    height, width = plane.shape
+    for i in range(span):
+        row = min(max(y0 - 2 + i, 0), height - 1)
+        for j in range(span):
+            win[i, j] = plane[row, min(max(x0 - 2 + j, 0), width - 1)]
+
+
+@njit(cache=True, _nrt=False)
+def _samples(src, top, left, kind, side, rows, out, oy, ox):
+    """The ``side`` x ``side`` H.264 luma samples of kind G / b / h / j (integer, horizontal half, vertical half,
+    centre) of the block whose integer sample (0, 0) is ``src[top, left]``, into ``out[oy:, ox:]``."""
+    if kind == 0:
+        for i in range(side):
+            for j in range(side):
+                out[oy + i, ox + j] = src[top + i, left + j]
+    elif kind == 1:
+        for i in range(side):
+            r = top + i
+            for j in range(side):
+                c = left + j - 2
+                total = _tap(src[r, c], src[r, c + 1], src[r, c + 2], src[r, c + 3], src[r, c + 4], src[r, c + 5])
+                out[oy + i, ox + j] = _clip255((total + 16) >> 5)
+    elif kind == 2:
+        for i in range(side):
+            r = top + i - 2
+            for j in range(side):
+                c = left + j
+                total = _tap(src[r, c], src[r + 1, c], src[r + 2, c], src[r + 3, c], src[r + 4, c], src[r + 5, c])
+                out[oy + i, ox + j] = _clip255((total + 16) >> 5)
+    else:  # the centre: 6-tap over the unrounded horizontal half samples of rows -2..+3
+        for r in range(side + 5):
+            y = top + r - 2
+            for j in range(side):
+                c = left + j - 2
+                rows[r, j] = _tap(src[y, c], src[y, c + 1], src[y, c + 2], src[y, c + 3], src[y, c + 4], src[y, c + 5])
+        for i in range(side):
+            for j in range(side):
+                total = _tap(rows[i, j], rows[i + 1, j], rows[i + 2, j], rows[i + 3, j], rows[i + 4, j], rows[i + 5, j])
+                out[oy + i, ox + j] = _clip255((total + 512) >> 10)
+
+
+@njit(cache=True, _nrt=False)
+def luma_block(store, slot, which, px, py, side, scratch, out, oy, ox):
+    """H.264 quarter-pel luma prediction of a ``side`` x ``side`` block whose top-left moves to (``px``, ``py``)
+    quarter pels, from ``store[slot, which]``, into ``out[oy:, ox:]``. ``scratch``: (window int32 [13, 13],
+    centre rows int32 [13, 8], second samples int32 [8, 8])."""
+    win, rows, second = scratch
+    plane = store[slot, which]
+    height, width = plane.shape
+    x0, y0 = px >> 2, py >> 2
+    code = (py & 3) * 4 + (px & 3)
+    if x0 >= 2 and y0 >= 2 and x0 + side + 3 <= width and y0 + side + 3 <= height:
+        _samples(plane, y0 + QPEL[code, 0, 1], x0 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
+        if code in (0, 2, 8, 10):
+            return  # whole- and half-pel positions: one sample
+        _samples(plane, y0 + QPEL[code, 1, 1], x0 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
+    else:  # near the border: from a copy of the window with clamped coordinates
+        _window(plane, x0, y0, side + 5, win)
+        _samples(win, 2 + QPEL[code, 0, 1], 2 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
+        if code in (0, 2, 8, 10):
+            return
+        _samples(win, 2 + QPEL[code, 1, 1], 2 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
+    for i in range(side):
+        for j in range(side):
+            out[oy + i, ox + j] = (out[oy + i, ox + j] + second[i, j] + 1) >> 1
+
+
+@njit(cache=True, _nrt=False)
+def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
+    """H.264 eighth-pel bilinear chroma prediction of a ``side`` x ``side`` block whose top-left moves to
+    (``ex``, ``ey``) eighth pels, from ``store[slot, which, plane]``, into ``out[oy:, ox:]``."""
+    height, width = store.shape[3], store.shape[4]
+    x0, y0, fx, fy = ex >> 3, ey >> 3, ex & 7, ey & 7
+    for i in range(side):
+        r0, r1 = min(max(y0 + i, 0), height - 1), min(max(y0 + i + 1, 0), height - 1)
+        for j in range(side):
+            c0, c1 = min(max(x0 + j, 0), width - 1), min(max(x0 + j + 1, 0), width - 1)
+            top = (8 - fx) * np.int32(store[slot, which, plane, r0, c0]) + fx * np.int32(
+                store[slot, which, plane, r0, c1]
+            )
+            bottom = (8 - fx) * np.int32(store[slot, which, plane, r1, c0]) + fx * np.int32(
+                store[slot, which, plane, r1, c1]
+            )
+            out[oy + i, ox + j] = ((8 - fy) * top + fy * bottom + 32) >> 6
+
+
+@njit(cache=True, _nrt=False)
+def _dc(plane, top, left, side):
+    """DC of the ``side`` x ``side`` block at (``top``, ``left``) from the row above and the column to its left,
+    rounded up (128 at the picture's corner)."""
+    above = 0
+    beside = 0
+    for k in range(side):
+        if top > 0:
+            above += plane[top - 1, left + k]
+        if left > 0:
+            beside += plane[top + k, left - 1]
+    if top > 0 and left > 0:
+        return (above + beside + 2 * side - 1) // (2 * side)
+    if top > 0:
+        return (above + side - 1) // side
+    if left > 0:
+        return (beside + side - 1) // side
+    return 128
+
+
+@njit(cache=True)
+def intra_plane(plane, out):
+    """``clip(128 + plane - DC)`` per 4 x 4 block, DC from the block's upper and left neighbours."""
+    height, width = plane.shape
+    for top in range(0, height, 4):
+        for left in range(0, width, 4):
+            dc = _dc(plane, top, left, 4)
+            for i in range(4):
+                for j in range(4):
+                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - dc)
+
+
+@njit(cache=True)
+def paint(grid, covered, cx, cy, half_w, half_h, values):
+    """Write ``values[n]`` over the 4 x 4 cells ``[c - half, c + max(half, 1))`` of each block, in order (a later
+    vector wins)."""
+    rows, cols = covered.shape
+    for n in range(len(cx)):
+        for y in range(cy[n] - half_h[n], cy[n] + max(half_h[n], 1)):
+            if y < 0 or y >= rows:
+                continue
+            for x in range(cx[n] - half_w[n], cx[n] + max(half_w[n], 1)):
+                if 0 <= x < cols:
+                    grid[y, x, 0] = values[n, 0]
+                    grid[y, x, 1] = values[n, 1]
+                    covered[y, x] = True
+
+
+@njit(cache=True)
+def pad_into(source, out):
+    """``out[r, c] = source[min(r, h - 1), min(c, w - 1)]``: a plane edge-padded at the bottom and right."""
+    height, width = source.shape
+    for r in range(out.shape[0]):
+        row = min(r, height - 1)
+        for c in range(out.shape[1]):
+            out[r, c] = source[row, min(c, width - 1)]
+
+
+@njit(cache=True)
+def swapped_energy(y, c, height, width):
+    """``|L - 128|`` of the reference's luma of a 4:2:0 picture: limited-range BT.601 to RGB24, then OpenCV's
+    BGR2YUV weights on RGB data (red and blue swapped), in float32 as numpy rounds it: float32 [height, width]."""
+    out = np.empty((height, width), dtype=np.float32)
+    k_y, k_rv, k_gu, k_gv = np.float32(1.164), np.float32(1.596), np.float32(0.391), np.float32(0.813)
+    k_bu, w_b, w_g, w_r = np.float32(2.018), np.float32(0.299), np.float32(0.587), np.float32(0.114)
+    zero, top, mid, black = np.float32(0.0), np.float32(255.0), np.float32(128.0), np.float32(16.0)
+    for r in range(height):
+        for col in range(width):
+            cu = np.float32(c[0, r >> 1, col >> 1]) - mid
+            cv = np.float32(c[1, r >> 1, col >> 1]) - mid
+            base = k_y * (np.float32(y[r, col]) - black)
+            red = min(max(np.rint(base + k_rv * cv), zero), top)
+            green = min(max(np.rint(base - k_gu * cu - k_gv * cv), zero), top)
+            blue = min(max(np.rint(base + k_bu * cu), zero), top)
+            luma = min(max(np.rint(w_b * blue + w_g * green + w_r * red), zero), top)
+            out[r, col] = abs(luma - mid)
+    return out
+
+
+@njit(cache=True, _nrt=False)
+def _cells(cov, br, bc):
+    """Which of the 4 cells of block (br, bc) are covered (bit n = cell n, raster order)."""
+    return (
+        cov[2 * br, 2 * bc]
+        + 2 * cov[2 * br, 2 * bc + 1]
+        + 4 * cov[2 * br + 1, 2 * bc]
+        + 8 * cov[2 * br + 1, 2 * bc + 1]
+    )
+
+
+@njit(cache=True, _nrt=False)
+def _uniform(flow, br, bc):
+    """Whether the 4 cells of block (br, bc) share one vector (then predicted as one 8 x 8 block)."""
+    y, x = 2 * br, 2 * bc
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):
+        if flow[y + dy, x + dx, 0] != flow[y, x, 0] or flow[y + dy, x + dx, 1] != flow[y, x, 1]:
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
+    """Luma predictions ``out`` [8, 8] of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from
+    anchor ``slot`` (which: 0 its decoded, 1 its patched picture); one 8 x 8 block when they share a vector."""
+    y, x = 2 * br, 2 * bc
+    if cells == 15 and _uniform(flow, br, bc):
+        luma_block(store_y, slot, which, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
+        return
+    for n in range(4):
+        if (cells >> n) & 1:
+            cy, cx = y + (n >> 1), x + (n & 1)
+            px, py = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
+            luma_block(store_y, slot, which, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
+
+
+@njit(cache=True, _nrt=False)
+def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
+    """`_predict_luma` for the two chroma planes: ``out`` [2, 4, 4]."""
+    y, x = 2 * br, 2 * bc
+    whole = cells == 15 and _uniform(flow, br, bc)
+    for p in range(2):
+        if whole:
+            chroma_block(store_c, slot, which, p, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 4, out[p], 0, 0)
+            continue
+        for n in range(4):
+            if (cells >> n) & 1:
+                cy, cx = y + (n >> 1), x + (n & 1)
+                ex, ey = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
+                chroma_block(store_c, slot, which, p, ex, ey, 2, out[p], 2 * (n >> 1), 2 * (n & 1))
+
+
+@njit(cache=True, _nrt=False)
+def _block_error(cur_y, br, bc, cells, predicted):
+    """Sum of |decoded - predicted| over the cells of block (br, bc) set in ``cells``."""
+    total = 0
+    for n in range(4):
+        if (cells >> n) & 1:
+            oy, ox = 4 * (n >> 1), 4 * (n & 1)
+            for i in range(oy, oy + 4):
+                for j in range(ox, ox + 4):
+                    total += abs(np.int32(cur_y[8 * br + i, 8 * bc + j]) - predicted[i, j])
+    return total
+
+
+@njit(cache=True, _nrt=False)
+def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial):
+    """The past anchor (index into ``past``, most recent first) that best predicts the covered cells of block
+    (br, bc): the latest, unless its mean |error| exceeds one grey level and an older one does better. Leaves
+    the chosen anchor's clean luma prediction in ``clean``."""
+    _predict_luma(store_y, past[0], 0, br, bc, flow, cells, scratch, clean)
+    best = _block_error(cur_y, br, bc, cells, clean)
+    count = (cells & 1) + ((cells >> 1) & 1) + ((cells >> 2) & 1) + ((cells >> 3) & 1)
+    choice = 0
+    if best <= EXPLAINED_SUM * count:
+        return choice
+    for k in range(1, len(past)):
+        _predict_luma(store_y, past[k], 0, br, bc, flow, cells, scratch, trial)
+        total = _block_error(cur_y, br, bc, cells, trial)
+        if total < best:
+            best, choice = total, k
+            for i in range(8):
+                for j in range(8):
+                    clean[i, j] = trial[i, j]
+    return choice
+
+
+@njit(cache=True, _nrt=False)
+def _blend(mine, theirs, past_cells, future_cells, scale):
+    """Bi-prediction over the cells of a block: the rounded mean where both directions predict a cell, the future
+    one alone where only it does (``scale`` 4 for luma [8, 8], 2 for a chroma plane [4, 4])."""
+    for n in range(4):
+        if not (future_cells >> n) & 1:
+            continue
+        both = (past_cells >> n) & 1
+        oy, ox = scale * (n >> 1), scale * (n & 1)
+        for i in range(oy, oy + scale):
+            for j in range(ox, ox + scale):
+                mine[i, j] = (mine[i, j] + theirs[i, j] + 1) >> 1 if both else theirs[i, j]
+
+
+@njit(cache=True, _nrt=False)
+def _write(plane, top, left, scale, inter, clean, drifted, drift, coded_per_cell, out):
+    """The patched samples of one block of ``plane`` (luma: scale 4, the coded test per cell; chroma: scale 2,
+    one test for the whole 4 x 4 block): coded inter cells (mean |error| > 3 levels) show 128 + error, uncoded
+    ones the drifted prediction, intra cells 128 + the sample minus the DC of its 4 x 4 block."""
+    coded_block = False
+    if not coded_per_cell:
+        total = 0
+        for i in range(2 * scale):
+            for j in range(2 * scale):
+                total += abs(np.int32(plane[top + i, left + j]) - clean[i, j])
+        coded_block = total > CODED_SUM
+    for n in range(4):
+        oy, ox = scale * (n >> 1), scale * (n & 1)
+        if not (inter >> n) & 1:
+            dy, dx = (oy // 4) * 4, (ox // 4) * 4
+            dc = _dc(plane, top + dy, left + dx, 4)
+            for i in range(oy, oy + scale):
+                for j in range(ox, ox + scale):
+                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - dc)
+            continue
+        coded = coded_block
+        if coded_per_cell:
+            total = 0
+            for i in range(oy, oy + scale):
+                for j in range(ox, ox + scale):
+                    total += abs(np.int32(plane[top + i, left + j]) - clean[i, j])
+            coded = total > CODED_SUM
+        for i in range(oy, oy + scale):
+            for j in range(ox, ox + scale):
+                value = 128 + np.int32(plane[top + i, left + j]) - clean[i, j] if coded or not drift else drifted[i, j]
+                out[top + i, left + j] = _clip255(value)
+
+
+@njit(cache=True)
+def emulate_inter(cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, future, chroma, drift, out_y, out_c):
+    """The patched picture of an inter frame into ``out_y`` [H, W] and, with ``chroma``, ``out_c`` [2, H/2, W/2].
+
+    ``flows`` int64 [2, rows, cols, 2] quarter-pel L0 / L1 vectors per 4 x 4 cell (``cflows``: the chroma ones),
+    ``covs`` bool [2, rows, cols] their coverage; ``store_y`` uint8 [slots, 2, H, W] and ``store_c``
+    [slots, 2, 2, H/2, W/2] the anchors' decoded (0) and patched (1) pictures; ``past`` the slots of the past
+    anchors tried (most recent first); ``future`` the slot of the next anchor for B-frames (-1: none).
+    """
+    rows, cols = covs.shape[1], covs.shape[2]
+    scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
+    luma = np.zeros((5, 8, 8), dtype=np.int32)  # clean, patched, trial, future clean, future patched
+    colour = np.zeros((4, 2, 4, 4), dtype=np.int32)  # clean, patched, future clean, future patched
+    for br in range(rows // 2):
+        for bc in range(cols // 2):
+            luma[:] = 0
+            colour[:] = 0
+            past_cells = _cells(covs[0], br, bc) if len(past) else 0
+            future_cells = _cells(covs[1], br, bc) if future >= 0 else 0
+            if past_cells:
+                k = _choose(cur_y, store_y, past, br, bc, flows[0], past_cells, scratch, luma[0], luma[2])
+                _predict_luma(store_y, past[k], 1, br, bc, flows[0], past_cells, scratch, luma[1])
+                for which in range(2 if chroma else 0):
+                    _predict_chroma(store_c, past[k], which, br, bc, cflows[0], past_cells, colour[which])
+            for which in range(2 if future_cells else 0):
+                _predict_luma(store_y, future, which, br, bc, flows[1], future_cells, scratch, luma[3 + which])
+                _blend(luma[which], luma[3 + which], past_cells, future_cells, 4)
+                if chroma:
+                    _predict_chroma(store_c, future, which, br, bc, cflows[1], future_cells, colour[2 + which])
+                    for p in range(2):
+                        _blend(colour[which, p], colour[2 + which, p], past_cells, future_cells, 2)
+            inter = _cells(covs[0], br, bc) | future_cells
+            _write(cur_y, 8 * br, 8 * bc, 4, inter, luma[0], luma[1], drift, True, out_y)
+            for p in range(2 if chroma else 0):
+                _write(cur_c[p], 4 * br, 4 * bc, 2, inter, colour[0, p], colour[1, p], drift, False, out_c[p])
