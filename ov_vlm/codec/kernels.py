@@ -198,10 +198,10 @@ def pad_into(source, out):
 
 
 @njit(cache=True)
-def swapped_energy(y, c, height, width):
+def swapped_levels(y, c, height, width):
     """``|L - 128|`` of the reference's luma of a 4:2:0 picture: limited-range BT.601 to RGB24, then OpenCV's
-    BGR2YUV weights on RGB data (red and blue swapped), in float32 as numpy rounds it: float32 [height, width]."""
-    out = np.empty((height, width), dtype=np.float32)
+    BGR2YUV weights on RGB data (red and blue swapped), in float32 as numpy rounds it: uint8 [height, width]."""
+    out = np.empty((height, width), dtype=np.uint8)
     k_y, k_rv, k_gu, k_gv = np.float32(1.164), np.float32(1.596), np.float32(0.391), np.float32(0.813)
     k_bu, w_b, w_g, w_r = np.float32(2.018), np.float32(0.299), np.float32(0.587), np.float32(0.114)
     zero, top, mid, black = np.float32(0.0), np.float32(255.0), np.float32(128.0), np.float32(16.0)
@@ -213,8 +213,55 @@ def swapped_energy(y, c, height, width):
             red = min(max(np.rint(base + k_rv * cv), zero), top)
             green = min(max(np.rint(base - k_gu * cu - k_gv * cv), zero), top)
             blue = min(max(np.rint(base + k_bu * cu), zero), top)
-            luma = min(max(np.rint(w_b * blue + w_g * green + w_r * red), zero), top)
-            out[r, col] = abs(luma - mid)
+            luma = np.int32(min(max(np.rint(w_b * blue + w_g * green + w_r * red), zero), top))
+            out[r, col] = abs(luma - 128)
+    return out
+
+
+@njit(cache=True)
+def plain_levels(y, height, width):
+    """``|Y - 128|``: uint8 [height, width]."""
+    out = np.empty((height, width), dtype=np.uint8)
+    for r in range(height):
+        for col in range(width):
+            out[r, col] = abs(np.int32(y[r, col]) - 128)
+    return out
+
+
+@njit(cache=True)
+def histogram(levels):
+    """Counts of each uint8 level: int64 [256]."""
+    counts = np.zeros(256, dtype=np.int64)
+    for r in range(levels.shape[0]):
+        for col in range(levels.shape[1]):
+            counts[levels[r, col]] += 1
+    return counts
+
+
+@njit(cache=True)
+def fuse_levels(levels, motion, scale, mv_weight, residual_weight):
+    """``clip((w_mv * motion_up + w_res * clip(levels / scale, 0, 1)) / (w_mv + w_res), 0, 1)`` per pixel in
+    float32, as numpy evaluates it (``motion`` float32 on the 4 x 4 grid, upsampled by repetition)."""
+    height, width = levels.shape
+    out = np.empty((height, width), dtype=np.float32)
+    zero, one = np.float32(0.0), np.float32(1.0)
+    scale32, w_mv, w_res = np.float32(scale), np.float32(mv_weight), np.float32(residual_weight)
+    total = np.float32(mv_weight + residual_weight)
+    for r in range(height):
+        for col in range(width):
+            res = min(max(np.float32(levels[r, col]) / scale32, zero), one)
+            out[r, col] = min(max((w_mv * motion[r >> 2, col >> 2] + w_res * res) / total, zero), one)
+    return out
+
+
+@njit(cache=True)
+def moving_cells(levels, rows, cols, threshold):
+    """Cells of 4 x 4 pixels (bool [rows, cols]) holding a level >= ``threshold``."""
+    out = np.zeros((rows, cols), dtype=np.bool_)
+    for r in range(levels.shape[0]):
+        for col in range(levels.shape[1]):
+            if levels[r, col] >= threshold:
+                out[r >> 2, col >> 2] = True
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from . import kernels
 from .motion import compensate
 from .residual import GRID, expand, paint_cells
 from .saliency import CanvasGeometry
@@ -30,6 +31,33 @@ def whole_pel_grid(vectors: np.ndarray | None, height: int, width: int) -> np.nd
     motion = np.stack([vectors["src_x"] - vectors["dst_x"], vectors["src_y"] - vectors["dst_y"]], axis=1)
     paint_cells(grid, np.zeros((rows, cols), dtype=bool), vectors, motion.astype(np.float32))
     return grid
+
+
+def level_percentile(levels: np.ndarray, percentile: float) -> float:
+    """``np.percentile(levels, percentile)`` (linear method, float32 data) of uint8 levels, from their histogram
+    instead of a partition of every pixel: the same order statistics and numpy's interpolation formula."""
+    counts = kernels.histogram(levels)
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+    virtual = (n - 1) * np.true_divide(percentile, 100)
+    below = int(np.floor(virtual))
+    if virtual >= n - 1:
+        return float(np.searchsorted(cumulative, n - 1, side="right"))
+    low, high = (np.float32(np.searchsorted(cumulative, rank, side="right")) for rank in (below, below + 1))
+    gamma = float(virtual - below)
+    diff = high - low
+    if gamma >= 0.5:
+        return float(high - diff * np.float32(1 - gamma))
+    return float(low + diff * np.float32(gamma))
+
+
+def residual_fused(
+    motion: np.ndarray, levels: np.ndarray, percentile: float, floor: float, mv_weight: float, residual_weight: float
+) -> np.ndarray:
+    """`fused_map` of the motion map and the residual ``levels`` (uint8 ``|Y_res - 128|``) normalised by their
+    percentile (floor ``floor``), in one pass: float32 [H, W]."""
+    scale = max(level_percentile(levels, percentile), floor)
+    return kernels.fuse_levels(levels, motion, scale, mv_weight, residual_weight)
 
 
 def normalise(values: np.ndarray, percentile: float, floor: float) -> np.ndarray:

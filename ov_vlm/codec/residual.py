@@ -14,7 +14,7 @@ residual to the prediction. Its picture therefore shows, per 4 x 4 block:
 Whether a block had coefficients is not exported: a block counts as coded when its mean absolute prediction error
 exceeds 3 grey levels (the prediction is bit-exact for uncoded blocks, up to deblocking).
 The reference then converts the 4:2:0 picture to RGB and takes its luma with red and blue swapped
-(OpenCV ``BGR2YUV`` on RGB data), which mixes chroma residual into the luma; `kernels.swapped_energy` does the same.
+(OpenCV ``BGR2YUV`` on RGB data), which mixes chroma residual into the luma; `kernels.swapped_levels` does the same.
 B-frames are taken as non-reference pictures predicted from the anchors (I/P) around them.
 
 The per-block work runs in compiled kernels (`kernels`), one call per frame, on uint8 planes padded to whole
@@ -114,8 +114,8 @@ class PatchedResidual:
         self.slots: Slots | None = None
 
     def push(self, key, planes, vectors: np.ndarray | None, kind: str, wanted: bool) -> list[tuple[object, np.ndarray]]:
-        """Feed one frame (``kind`` "I", "P" or "B"; ``planes`` its Y, U, V); returns ``(key, |Y_patched - 128|
-        float32)`` of wanted frames completed by it, in display order."""
+        """Feed one frame (``kind`` "I", "P" or "B"; ``planes`` its Y, U, V); returns ``(key, levels)`` of the
+        wanted frames completed by it, in display order (`levels`)."""
         size = np.shape(planes[0])
         shape = padded_shape(*size)
         if self.slots is None or self.slots.shape != shape:
@@ -137,7 +137,7 @@ class PatchedResidual:
         done = self._finish_waiting(past, slot)
         self.anchors = [*past, slot][-self.options.references :]
         if wanted:
-            done.append((key, self.energy(*out, size)))
+            done.append((key, self.levels(*out, size)))
         return done
 
     def skip(self) -> list[tuple[object, np.ndarray]]:
@@ -151,12 +151,12 @@ class PatchedResidual:
         """Wanted B-frames still waiting at the end of the stream (predicted from the past only)."""
         return self._finish_waiting(self.anchors, -1)
 
-    def energy(self, y: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """``|Y - 128|`` of a patched picture's luma (swapped or plain), cropped to ``size``: float32 [H, W]."""
+    def levels(self, y: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """``|Y - 128|`` of a patched picture's luma (swapped or plain), cropped to ``size``: uint8 [H, W]."""
         height, width = size
         if self.options.swap:
-            return kernels.swapped_energy(y, c, height, width)
-        return np.abs(y[:height, :width].astype(np.float32) - 128.0)
+            return kernels.swapped_levels(y, c, height, width)
+        return kernels.plain_levels(y, height, width)
 
     def _finish_waiting(self, past: list[int], future: int) -> list[tuple[object, np.ndarray]]:
         """Emulate the waiting B-frames from ``past`` and the ``future`` slot (-1: none)."""
@@ -164,7 +164,7 @@ class PatchedResidual:
         for key, size, (y, c), vectors in self.waiting:
             out = (np.empty_like(y), np.empty_like(c))
             self._inter(y, c, vectors, past, future, *out)
-            done.append((key, self.energy(*out, size)))
+            done.append((key, self.levels(*out, size)))
         self.waiting = []
         return done
 
