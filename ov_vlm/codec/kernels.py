@@ -126,6 +126,12 @@ def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
     (``ex``, ``ey``) eighth pels, from ``store[slot, which, plane]``, into ``out[oy:, ox:]``."""
     height, width = store.shape[3], store.shape[4]
     x0, y0, fx, fy = ex >> 3, ey >> 3, ex & 7, ey & 7
+    if fx == 0 and fy == 0:  # whole chroma pels: a copy
+        for i in range(side):
+            r = min(max(y0 + i, 0), height - 1)
+            for j in range(side):
+                out[oy + i, ox + j] = store[slot, which, plane, r, min(max(x0 + j, 0), width - 1)]
+        return
     for i in range(side):
         r0, r1 = min(max(y0 + i, 0), height - 1), min(max(y0 + i + 1, 0), height - 1)
         for j in range(side):
@@ -367,37 +373,52 @@ def _blend(mine, theirs, past_cells, future_cells, scale):
 
 
 @njit(cache=True, _nrt=False)
-def _write(plane, top, left, scale, inter, clean, drifted, drift, coded_per_cell, out):
-    """The patched samples of one block of ``plane`` (luma: scale 4, the coded test per cell; chroma: scale 2,
-    one test for the whole 4 x 4 block): coded inter cells (mean |error| > 3 levels) show 128 + error, uncoded
-    ones the drifted prediction, intra cells 128 + the sample minus the DC of its 4 x 4 block."""
-    coded_block = False
-    if not coded_per_cell:
+def _uncoded(plane, top, left, scale, inter, clean, per_cell):
+    """The inter cells of a block (bit n = cell n) whose mean |decoded - prediction| is at most 3 levels, i.e.
+    taken as having no coded residual: per cell for luma (scale 4), for the whole 4 x 4 block for chroma
+    (scale 2, where the cells outside ``inter`` count with a zero prediction)."""
+    if not inter:
+        return 0
+    if not per_cell:
         total = 0
         for i in range(2 * scale):
             for j in range(2 * scale):
-                total += abs(np.int32(plane[top + i, left + j]) - clean[i, j])
-        coded_block = total > CODED_SUM
+                n = (i // scale) * 2 + j // scale
+                total += abs(np.int32(plane[top + i, left + j]) - (clean[i, j] if (inter >> n) & 1 else 0))
+        return inter if total <= CODED_SUM else 0
+    found = 0
     for n in range(4):
-        oy, ox = scale * (n >> 1), scale * (n & 1)
-        if not (inter >> n) & 1:
-            dy, dx = (oy // 4) * 4, (ox // 4) * 4
-            dc = _dc(plane, top + dy, left + dx, 4)
-            for i in range(oy, oy + scale):
-                for j in range(ox, ox + scale):
-                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - dc)
-            continue
-        coded = coded_block
-        if coded_per_cell:
+        if (inter >> n) & 1:
+            oy, ox = scale * (n >> 1), scale * (n & 1)
             total = 0
             for i in range(oy, oy + scale):
                 for j in range(ox, ox + scale):
                     total += abs(np.int32(plane[top + i, left + j]) - clean[i, j])
-            coded = total > CODED_SUM
-        for i in range(oy, oy + scale):
-            for j in range(ox, ox + scale):
-                value = 128 + np.int32(plane[top + i, left + j]) - clean[i, j] if coded or not drift else drifted[i, j]
-                out[top + i, left + j] = _clip255(value)
+            if total <= CODED_SUM:
+                found |= 1 << n
+    return found
+
+
+@njit(cache=True, _nrt=False)
+def _write(plane, top, left, scale, inter, uncoded, clean, drifted, out):
+    """The patched samples of one block of ``plane`` (luma: scale 4, chroma: scale 2): coded inter cells show
+    128 + error, ``uncoded`` ones the drifted prediction, intra cells 128 + the sample minus the DC of its 4 x 4
+    block."""
+    for n in range(4):
+        oy, ox = scale * (n >> 1), scale * (n & 1)
+        if not (inter >> n) & 1:
+            dc = _dc(plane, top + (oy // 4) * 4, left + (ox // 4) * 4, 4)  # chroma: one 4 x 4 block
+            for i in range(oy, oy + scale):
+                for j in range(ox, ox + scale):
+                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - dc)
+        elif (uncoded >> n) & 1:
+            for i in range(oy, oy + scale):
+                for j in range(ox, ox + scale):
+                    out[top + i, left + j] = drifted[i, j]
+        else:
+            for i in range(oy, oy + scale):
+                for j in range(ox, ox + scale):
+                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - clean[i, j])
 
 
 @njit(cache=True)
@@ -407,31 +428,57 @@ def emulate_inter(cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, fut
     ``flows`` int64 [2, rows, cols, 2] quarter-pel L0 / L1 vectors per 4 x 4 cell (``cflows``: the chroma ones),
     ``covs`` bool [2, rows, cols] their coverage; ``store_y`` uint8 [slots, 2, H, W] and ``store_c``
     [slots, 2, 2, H/2, W/2] the anchors' decoded (0) and patched (1) pictures; ``past`` the slots of the past
-    anchors tried (most recent first); ``future`` the slot of the next anchor for B-frames (-1: none).
+    anchors tried (most recent first); ``future`` the slot of the next anchor for B-frames (-1: none). Patched
+    (drifted) predictions are made only for the cells that show them (inter cells without a coded residual).
     """
     rows, cols = covs.shape[1], covs.shape[2]
     scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
     luma = np.zeros((5, 8, 8), dtype=np.int32)  # clean, patched, trial, future clean, future patched
     colour = np.zeros((4, 2, 4, 4), dtype=np.int32)  # clean, patched, future clean, future patched
+    views = (luma[0], luma[1], luma[2], cur_c[0], cur_c[1], out_c[0], out_c[1])
+    clean, drifted, trial, cur_u, cur_v, out_u, out_v = views  # views made once: each costs a reference count
+    tables = (flows[0], flows[1], cflows[0], cflows[1])
+    flow0, flow1, cflow0, cflow1 = tables
+    cov0, cov1 = covs[0], covs[1]
     for br in range(rows // 2):
         for bc in range(cols // 2):
-            luma[:] = 0
-            colour[:] = 0
-            past_cells = _cells(covs[0], br, bc) if len(past) else 0
-            future_cells = _cells(covs[1], br, bc) if future >= 0 else 0
+            past_cells = _cells(cov0, br, bc) if len(past) else 0
+            future_cells = _cells(cov1, br, bc) if future >= 0 else 0
+            inter = _cells(cov0, br, bc) | future_cells
+            slot = -1
             if past_cells:
-                k = _choose(cur_y, store_y, past, br, bc, flows[0], past_cells, scratch, luma[0], luma[2])
-                _predict_luma(store_y, past[k], 1, br, bc, flows[0], past_cells, scratch, luma[1])
-                for which in range(2 if chroma else 0):
-                    _predict_chroma(store_c, past[k], which, br, bc, cflows[0], past_cells, colour[which])
-            for which in range(2 if future_cells else 0):
-                _predict_luma(store_y, future, which, br, bc, flows[1], future_cells, scratch, luma[3 + which])
-                _blend(luma[which], luma[3 + which], past_cells, future_cells, 4)
+                slot = past[_choose(cur_y, store_y, past, br, bc, flow0, past_cells, scratch, clean, trial)]
                 if chroma:
-                    _predict_chroma(store_c, future, which, br, bc, cflows[1], future_cells, colour[2 + which])
-                    for p in range(2):
-                        _blend(colour[which, p], colour[2 + which, p], past_cells, future_cells, 2)
-            inter = _cells(covs[0], br, bc) | future_cells
-            _write(cur_y, 8 * br, 8 * bc, 4, inter, luma[0], luma[1], drift, True, out_y)
-            for p in range(2 if chroma else 0):
-                _write(cur_c[p], 4 * br, 4 * bc, 2, inter, colour[0, p], colour[1, p], drift, False, out_c[p])
+                    _predict_chroma(store_c, slot, 0, br, bc, cflow0, past_cells, colour[0])
+            if future_cells:
+                _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, future_cells,
+                        future_cells if chroma else 0, scratch, luma, colour)  # fmt: skip
+            need = _uncoded(cur_y, 8 * br, 8 * bc, 4, inter, clean, True) if drift else 0
+            need_u = _uncoded(cur_u, 4 * br, 4 * bc, 2, inter, colour[0, 0], False) if chroma and drift else 0
+            need_v = _uncoded(cur_v, 4 * br, 4 * bc, 2, inter, colour[0, 1], False) if chroma and drift else 0
+            need_c = need_u | need_v
+            if slot >= 0 and past_cells & need:
+                _predict_luma(store_y, slot, 1, br, bc, flow0, past_cells & need, scratch, drifted)
+            if slot >= 0 and past_cells & need_c:
+                _predict_chroma(store_c, slot, 1, br, bc, cflow0, past_cells & need_c, colour[1])
+            if future_cells & (need | need_c):
+                _future(store_y, store_c, future, 1, br, bc, flow1, cflow1, past_cells, future_cells & need,
+                        future_cells & need_c, scratch, luma, colour)  # fmt: skip
+            _write(cur_y, 8 * br, 8 * bc, 4, inter, need, clean, drifted, out_y)
+            if chroma:
+                _write(cur_u, 4 * br, 4 * bc, 2, inter, need_u, colour[0, 0], colour[1, 0], out_u)
+                _write(cur_v, 4 * br, 4 * bc, 2, inter, need_v, colour[0, 1], colour[1, 1], out_v)
+
+
+@njit(cache=True, _nrt=False)
+def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, luma_cells, chroma_cells, scratch,
+            luma, colour):  # fmt: skip
+    """Blend the next anchor's prediction (``which``: 0 clean, 1 patched) into ``luma[which]`` over
+    ``luma_cells`` and into ``colour[which]`` over ``chroma_cells`` (bit masks; 0: none)."""
+    if luma_cells:
+        _predict_luma(store_y, future, which, br, bc, flow, luma_cells, scratch, luma[3 + which])
+        _blend(luma[which], luma[3 + which], past_cells, luma_cells, 4)
+    if chroma_cells:
+        _predict_chroma(store_c, future, which, br, bc, cflow, chroma_cells, colour[2 + which])
+        for p in range(2):
+            _blend(colour[which, p], colour[2 + which, p], past_cells, chroma_cells, 2)
