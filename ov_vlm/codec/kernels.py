@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 CODED_SUM = 48  # 16 samples x 3 grey levels: sum of |error| of a 4 x 4 block above which it counts as coded
+CODED_SUM_CHROMA = 48
 EXPLAINED_SUM = 16  # per covered cell: sum of |error| of a block under which the latest anchor is kept (1 level)
 # quarter-pel luma position fy * 4 + fx -> the two samples (plane, dy, dx) averaged; plane 0 = G (integer),
 # 1 = b (horizontal half), 2 = h (vertical half), 3 = j (centre)
@@ -124,24 +125,33 @@ def luma_block(store, slot, which, px, py, side, scratch, out, oy, ox):
 def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
     """H.264 eighth-pel bilinear chroma prediction of a ``side`` x ``side`` block whose top-left moves to
     (``ex``, ``ey``) eighth pels, from ``store[slot, which, plane]``, into ``out[oy:, ox:]``."""
-    height, width = store.shape[3], store.shape[4]
+    src = store[slot, which, plane]
+    height, width = src.shape
     x0, y0, fx, fy = ex >> 3, ey >> 3, ex & 7, ey & 7
-    if fx == 0 and fy == 0:  # whole chroma pels: a copy
+    if x0 >= 0 and y0 >= 0 and x0 + side < width and y0 + side < height:  # inside: no clamping
+        if fx == 0 and fy == 0:
+            for i in range(side):
+                for j in range(side):
+                    out[oy + i, ox + j] = src[y0 + i, x0 + j]
+            return
         for i in range(side):
-            r = min(max(y0 + i, 0), height - 1)
             for j in range(side):
-                out[oy + i, ox + j] = store[slot, which, plane, r, min(max(x0 + j, 0), width - 1)]
+                a, b = (
+                    np.int32(src[y0 + i, x0 + j]),
+                    np.int32(src[y0 + i, x0 + j + 1]),
+                )
+                c, d = (
+                    np.int32(src[y0 + i + 1, x0 + j]),
+                    np.int32(src[y0 + i + 1, x0 + j + 1]),
+                )
+                out[oy + i, ox + j] = ((8 - fy) * ((8 - fx) * a + fx * b) + fy * ((8 - fx) * c + fx * d) + 32) >> 6
         return
     for i in range(side):
         r0, r1 = min(max(y0 + i, 0), height - 1), min(max(y0 + i + 1, 0), height - 1)
         for j in range(side):
             c0, c1 = min(max(x0 + j, 0), width - 1), min(max(x0 + j + 1, 0), width - 1)
-            top = (8 - fx) * np.int32(store[slot, which, plane, r0, c0]) + fx * np.int32(
-                store[slot, which, plane, r0, c1]
-            )
-            bottom = (8 - fx) * np.int32(store[slot, which, plane, r1, c0]) + fx * np.int32(
-                store[slot, which, plane, r1, c1]
-            )
+            top = (8 - fx) * np.int32(src[r0, c0]) + fx * np.int32(src[r0, c1])
+            bottom = (8 - fx) * np.int32(src[r1, c0]) + fx * np.int32(src[r1, c1])
             out[oy + i, ox + j] = ((8 - fy) * top + fy * bottom + 32) >> 6
 
 
@@ -324,32 +334,64 @@ def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
 
 
 @njit(cache=True, _nrt=False)
-def _block_error(cur_y, br, bc, cells, predicted):
-    """Sum of |decoded - predicted| over the cells of block (br, bc) set in ``cells``."""
+def _trunc_div(a, b):
+    """C integer division (rounds toward zero)."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a >= 0) == (b > 0) else -quotient
+
+
+@njit(cache=True, _nrt=False)
+def implicit_weight(current, first, second):
+    """``w1`` of H.264 implicit weighted bi-prediction (``w0 = 64 - w1``; 32 is the plain average) for the
+    picture at display position ``current`` predicted from pictures at ``first`` (L0) and ``second`` (L1);
+    picture order counts are taken as twice the display positions."""
+    tb = min(max(2 * (current - first), -128), 127)
+    td = min(max(2 * (second - first), -128), 127)
+    if td == 0:
+        return 32
+    tx = _trunc_div(16384 + abs(_trunc_div(td, 2)), td)
+    scale = min(max((tb * tx + 32) >> 6, -1024), 1023)
+    if (scale >> 2) < -64 or (scale >> 2) > 128:
+        return 32
+    return scale >> 2
+
+
+@njit(cache=True, inline="always")
+def _bipred(a, b, w1):
+    return (a * (64 - w1) + b * w1 + 32) >> 6
+
+
+@njit(cache=True, _nrt=False)
+def _block_error(cur_y, br, bc, cells, predicted, future, future_cells, w1):
+    """Sum of |decoded - prediction| over the cells of block (br, bc) set in ``cells``; the prediction is
+    ``predicted``, bi-predicted with ``future`` (weight ``w1``) on the ``future_cells``."""
     total = 0
     for n in range(4):
         if (cells >> n) & 1:
             oy, ox = 4 * (n >> 1), 4 * (n & 1)
+            both = (future_cells >> n) & 1
             for i in range(oy, oy + 4):
                 for j in range(ox, ox + 4):
-                    total += abs(np.int32(cur_y[8 * br + i, 8 * bc + j]) - predicted[i, j])
+                    value = _bipred(predicted[i, j], future[i, j], w1) if both else predicted[i, j]
+                    total += abs(np.int32(cur_y[8 * br + i, 8 * bc + j]) - value)
     return total
 
 
 @njit(cache=True, _nrt=False)
-def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial):
+def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, future, future_cells, weights):
     """The past anchor (index into ``past``, most recent first) that best predicts the covered cells of block
-    (br, bc): the latest, unless its mean |error| exceeds one grey level and an older one does better. Leaves
-    the chosen anchor's clean luma prediction in ``clean``."""
+    (br, bc), bi-predicted with ``future`` on ``future_cells`` (weight ``weights[k]`` for candidate k): the
+    latest, unless its mean |error| exceeds one grey level and an older one does better. Leaves the chosen
+    anchor's clean luma prediction in ``clean``."""
     _predict_luma(store_y, past[0], 0, br, bc, flow, cells, scratch, clean)
-    best = _block_error(cur_y, br, bc, cells, clean)
+    best = _block_error(cur_y, br, bc, cells, clean, future, future_cells, weights[0])
     count = (cells & 1) + ((cells >> 1) & 1) + ((cells >> 2) & 1) + ((cells >> 3) & 1)
     choice = 0
     if best <= EXPLAINED_SUM * count:
         return choice
     for k in range(1, len(past)):
         _predict_luma(store_y, past[k], 0, br, bc, flow, cells, scratch, trial)
-        total = _block_error(cur_y, br, bc, cells, trial)
+        total = _block_error(cur_y, br, bc, cells, trial, future, future_cells, weights[k])
         if total < best:
             best, choice = total, k
             for i in range(8):
@@ -359,7 +401,7 @@ def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial):
 
 
 @njit(cache=True, _nrt=False)
-def _blend(mine, theirs, past_cells, future_cells, scale):
+def _blend(mine, theirs, past_cells, future_cells, scale, w1):
     """Bi-prediction over the cells of a block: the rounded mean where both directions predict a cell, the future
     one alone where only it does (``scale`` 4 for luma [8, 8], 2 for a chroma plane [4, 4])."""
     for n in range(4):
@@ -369,7 +411,7 @@ def _blend(mine, theirs, past_cells, future_cells, scale):
         oy, ox = scale * (n >> 1), scale * (n & 1)
         for i in range(oy, oy + scale):
             for j in range(ox, ox + scale):
-                mine[i, j] = (mine[i, j] + theirs[i, j] + 1) >> 1 if both else theirs[i, j]
+                mine[i, j] = _bipred(mine[i, j], theirs[i, j], w1) if both else theirs[i, j]
 
 
 @njit(cache=True, _nrt=False)
@@ -385,7 +427,7 @@ def _uncoded(plane, top, left, scale, inter, clean, per_cell):
             for j in range(2 * scale):
                 n = (i // scale) * 2 + j // scale
                 total += abs(np.int32(plane[top + i, left + j]) - (clean[i, j] if (inter >> n) & 1 else 0))
-        return inter if total <= CODED_SUM else 0
+        return inter if total <= CODED_SUM_CHROMA else 0
     found = 0
     for n in range(4):
         if (inter >> n) & 1:
@@ -422,21 +464,24 @@ def _write(plane, top, left, scale, inter, uncoded, clean, drifted, out):
 
 
 @njit(cache=True)
-def emulate_inter(cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, future, chroma, drift, out_y, out_c):
+def emulate_inter(
+    cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, future, chroma, drift, out_y, out_c
+):
     """The patched picture of an inter frame into ``out_y`` [H, W] and, with ``chroma``, ``out_c`` [2, H/2, W/2].
 
     ``flows`` int64 [2, rows, cols, 2] quarter-pel L0 / L1 vectors per 4 x 4 cell (``cflows``: the chroma ones),
     ``covs`` bool [2, rows, cols] their coverage; ``store_y`` uint8 [slots, 2, H, W] and ``store_c``
     [slots, 2, 2, H/2, W/2] the anchors' decoded (0) and patched (1) pictures; ``past`` the slots of the past
-    anchors tried (most recent first); ``future`` the slot of the next anchor for B-frames (-1: none). Patched
+    anchors tried (most recent first) and ``weights`` their bi-prediction weights ``w1`` (`implicit_weight`);
+    ``future`` the slot of the next anchor for B-frames (-1: none). Patched
     (drifted) predictions are made only for the cells that show them (inter cells without a coded residual).
     """
     rows, cols = covs.shape[1], covs.shape[2]
     scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
     luma = np.zeros((5, 8, 8), dtype=np.int32)  # clean, patched, trial, future clean, future patched
     colour = np.zeros((4, 2, 4, 4), dtype=np.int32)  # clean, patched, future clean, future patched
-    views = (luma[0], luma[1], luma[2], cur_c[0], cur_c[1], out_c[0], out_c[1])
-    clean, drifted, trial, cur_u, cur_v, out_u, out_v = views  # views made once: each costs a reference count
+    views = (luma[0], luma[1], luma[2], luma[3], cur_c[0], cur_c[1], out_c[0], out_c[1])
+    clean, drifted, trial, ahead, cur_u, cur_v, out_u, out_v = views  # made once: each costs a reference count
     tables = (flows[0], flows[1], cflows[0], cflows[1])
     flow0, flow1, cflow0, cflow1 = tables
     cov0, cov1 = covs[0], covs[1]
@@ -445,14 +490,19 @@ def emulate_inter(cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, fut
             past_cells = _cells(cov0, br, bc) if len(past) else 0
             future_cells = _cells(cov1, br, bc) if future >= 0 else 0
             inter = _cells(cov0, br, bc) | future_cells
-            slot = -1
+            slot, w1 = -1, 32
+            if future_cells:  # first the next anchor's prediction: the past reference is chosen bi-predicted
+                _predict_luma(store_y, future, 0, br, bc, flow1, future_cells, scratch, ahead)
             if past_cells:
-                slot = past[_choose(cur_y, store_y, past, br, bc, flow0, past_cells, scratch, clean, trial)]
+                k = _choose(cur_y, store_y, past, br, bc, flow0, past_cells, scratch, clean, trial, ahead,
+                            future_cells, weights)  # fmt: skip
+                slot, w1 = past[k], weights[k]
                 if chroma:
                     _predict_chroma(store_c, slot, 0, br, bc, cflow0, past_cells, colour[0])
             if future_cells:
-                _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, future_cells,
-                        future_cells if chroma else 0, scratch, luma, colour)  # fmt: skip
+                _blend(clean, ahead, past_cells, future_cells, 4, w1)
+                _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, 0,
+                        future_cells if chroma else 0, scratch, luma, colour, w1)  # fmt: skip
             need = _uncoded(cur_y, 8 * br, 8 * bc, 4, inter, clean, True) if drift else 0
             need_u = _uncoded(cur_u, 4 * br, 4 * bc, 2, inter, colour[0, 0], False) if chroma and drift else 0
             need_v = _uncoded(cur_v, 4 * br, 4 * bc, 2, inter, colour[0, 1], False) if chroma and drift else 0
@@ -463,7 +513,7 @@ def emulate_inter(cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, fut
                 _predict_chroma(store_c, slot, 1, br, bc, cflow0, past_cells & need_c, colour[1])
             if future_cells & (need | need_c):
                 _future(store_y, store_c, future, 1, br, bc, flow1, cflow1, past_cells, future_cells & need,
-                        future_cells & need_c, scratch, luma, colour)  # fmt: skip
+                        future_cells & need_c, scratch, luma, colour, w1)  # fmt: skip
             _write(cur_y, 8 * br, 8 * bc, 4, inter, need, clean, drifted, out_y)
             if chroma:
                 _write(cur_u, 4 * br, 4 * bc, 2, inter, need_u, colour[0, 0], colour[1, 0], out_u)
@@ -472,13 +522,13 @@ def emulate_inter(cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, fut
 
 @njit(cache=True, _nrt=False)
 def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, luma_cells, chroma_cells, scratch,
-            luma, colour):  # fmt: skip
+            luma, colour, w1):  # fmt: skip
     """Blend the next anchor's prediction (``which``: 0 clean, 1 patched) into ``luma[which]`` over
     ``luma_cells`` and into ``colour[which]`` over ``chroma_cells`` (bit masks; 0: none)."""
     if luma_cells:
         _predict_luma(store_y, future, which, br, bc, flow, luma_cells, scratch, luma[3 + which])
-        _blend(luma[which], luma[3 + which], past_cells, luma_cells, 4)
+        _blend(luma[which], luma[3 + which], past_cells, luma_cells, 4, w1)
     if chroma_cells:
         _predict_chroma(store_c, future, which, br, bc, cflow, chroma_cells, colour[2 + which])
         for p in range(2):
-            _blend(colour[which, p], colour[2 + which, p], past_cells, chroma_cells, 2)
+            _blend(colour[which, p], colour[2 + which, p], past_cells, chroma_cells, 2, w1)

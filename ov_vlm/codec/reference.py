@@ -8,8 +8,9 @@ and summed per patch.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from PIL import Image
 
 from . import kernels
 from .motion import compensate
@@ -88,11 +89,33 @@ def fused_map(motion: np.ndarray, residual: np.ndarray | None, mv_weight: float,
     return np.clip(fused, 0.0, 1.0).astype(np.float32)
 
 
+@lru_cache(maxsize=32)
+def linear_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV ``INTER_LINEAR`` taps from ``source`` to ``target`` samples (pixel centres aligned, no antialiasing
+    when shrinking, edges clamped): first and second source index, and their float32 weights."""
+    position = (np.arange(target) + 0.5) * (source / target) - 0.5
+    first = np.floor(position).astype(np.int64)
+    fraction = (position - first).astype(np.float32)
+    outside = (first < 0) | (first >= source - 1)
+    fraction[outside] = 0.0
+    first = np.clip(first, 0, source - 1)
+    second = np.minimum(first + 1, source - 1)
+    return first, second, np.float32(1.0) - fraction, fraction
+
+
+def linear_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)`` of a float32 map (what the
+    reference's stage 1 uses; PIL's bilinear filter widens when shrinking): float32 [height, width]."""
+    x0, x1, wx0, wx1 = linear_taps(image.shape[1], width)
+    y0, y1, wy0, wy1 = linear_taps(image.shape[0], height)
+    rows = image[:, x0] * wx0 + image[:, x1] * wx1
+    return rows[y0] * wy0[:, None] + rows[y1] * wy1[:, None]
+
+
 def letterbox_scores(fused: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
-    """Bilinear resize onto the content box, zero padding, sum per patch: float32 [G, G]."""
+    """Bilinear resize (OpenCV's) onto the content box, zero padding, sum per patch: float32 [G, G]."""
     height, width = geometry.content_height, geometry.content_width
-    image = Image.fromarray(np.ascontiguousarray(fused, dtype=np.float32), mode="F")
-    resized = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    resized = linear_resize(np.asarray(fused, dtype=np.float32), height, width)
     canvas = np.zeros((geometry.canvas, geometry.canvas), dtype=np.float32)
     canvas[geometry.pad_top : geometry.pad_top + height, geometry.pad_left : geometry.pad_left + width] = resized
     cells, patch = geometry.cells, geometry.patch

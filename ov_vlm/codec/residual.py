@@ -75,6 +75,7 @@ class ResidualOptions:
     references: int = 3  # past anchors tried per block (1: the previous anchor only)
     drift: bool = True  # uncoded blocks copy the earlier patched picture (off: every block shows 128 + error)
     swap: bool = True  # luma with red and blue swapped (off: the Y plane)
+    weighted: bool = True  # B-frames: H.264 implicit weighted bi-prediction (off: the plain average)
 
 
 class Slots:
@@ -85,6 +86,7 @@ class Slots:
         self.shape = (height, width)
         self.y = np.zeros((count, 2, height, width), dtype=np.uint8)
         self.c = np.zeros((count, 2, 2, height // 2, width // 2), dtype=np.uint8)
+        self.positions = np.zeros(count, dtype=np.int64)  # display position of each slot's anchor
 
     def free(self, used: list[int]) -> int:
         return next(slot for slot in range(len(self.y)) if slot not in used)
@@ -110,12 +112,14 @@ class PatchedResidual:
     def __init__(self, options: ResidualOptions | None = None):
         self.options = options or ResidualOptions()
         self.anchors: list[int] = []  # slots of the past anchors, most recent last
-        self.waiting: list[tuple[object, tuple[int, int], tuple, np.ndarray | None]] = []  # B-frames
+        self.waiting: list[tuple] = []  # B-frames: key, position, size, planes, vectors
         self.slots: Slots | None = None
+        self.position = -1  # display position of the latest frame fed or skipped
 
     def push(self, key, planes, vectors: np.ndarray | None, kind: str, wanted: bool) -> list[tuple[object, np.ndarray]]:
         """Feed one frame (``kind`` "I", "P" or "B"; ``planes`` its Y, U, V); returns ``(key, levels)`` of the
         wanted frames completed by it, in display order (`levels`)."""
+        self.position += 1
         size = np.shape(planes[0])
         shape = padded_shape(*size)
         if self.slots is None or self.slots.shape != shape:
@@ -125,15 +129,16 @@ class PatchedResidual:
             if wanted:
                 y, c = np.empty(shape, np.uint8), np.empty((2, shape[0] // 2, shape[1] // 2), np.uint8)
                 load_planes(planes, y, c)
-                self.waiting.append((key, size, (y, c), vectors))
+                self.waiting.append((key, self.position, size, (y, c), vectors))
             return []
         past, slot = self.anchors, slots.free(self.anchors)
+        slots.positions[slot] = self.position
         load_planes(planes, slots.y[slot, 0], slots.c[slot, 0])
         out = (slots.y[slot, 1], slots.c[slot, 1])
         if kind == "I" or not past:
             self._intra(slots.y[slot, 0], slots.c[slot, 0], *out)
         else:
-            self._inter(slots.y[slot, 0], slots.c[slot, 0], vectors, past, -1, *out)
+            self._inter(slots.y[slot, 0], slots.c[slot, 0], vectors, self.position, past, -1, *out)
         done = self._finish_waiting(past, slot)
         self.anchors = [*past, slot][-self.options.references :]
         if wanted:
@@ -145,6 +150,7 @@ class PatchedResidual:
         intra picture). Returns the waiting wanted B-frames, finished from the past only."""
         done = self.flush()
         self.anchors = []
+        self.position += 1
         return done
 
     def flush(self) -> list[tuple[object, np.ndarray]]:
@@ -161,9 +167,9 @@ class PatchedResidual:
     def _finish_waiting(self, past: list[int], future: int) -> list[tuple[object, np.ndarray]]:
         """Emulate the waiting B-frames from ``past`` and the ``future`` slot (-1: none)."""
         done = []
-        for key, size, (y, c), vectors in self.waiting:
+        for key, position, size, (y, c), vectors in self.waiting:
             out = (np.empty_like(y), np.empty_like(c))
-            self._inter(y, c, vectors, past, future, *out)
+            self._inter(y, c, vectors, position, past, future, *out)
             done.append((key, self.levels(*out, size)))
         self.waiting = []
         return done
@@ -174,8 +180,9 @@ class PatchedResidual:
             kernels.intra_plane(c[0], out_c[0])
             kernels.intra_plane(c[1], out_c[1])
 
-    def _inter(self, y, c, vectors, past: list[int], future: int, out_y, out_c) -> None:
-        """One inter picture's patched planes from its vectors and the anchors in ``past`` / ``future``."""
+    def _inter(self, y, c, vectors, position: int, past: list[int], future: int, out_y, out_c) -> None:
+        """One inter picture's (display ``position``) patched planes from its vectors and the anchors in ``past``
+        / ``future``."""
         height, width = y.shape
         grids = [vector_grid(vectors, height, width, future=direction) for direction in (False, True)]
         flows = np.stack([grid for grid, _ in grids])
@@ -185,7 +192,11 @@ class PatchedResidual:
         else:
             flows, chroma_flows = flows // 4 * 4, flows // 8 * 8
         order = np.array(past[::-1], dtype=np.int64)  # most recent first
+        weights = np.full(len(order), 32, dtype=np.int64)
+        if future >= 0 and self.options.weighted:
+            ahead = int(self.slots.positions[future])
+            weights[:] = [kernels.implicit_weight(position, int(self.slots.positions[s]), ahead) for s in order]
         kernels.emulate_inter(
-            y, c, flows, chroma_flows, covs, self.slots.y, self.slots.c, order, future,
+            y, c, flows, chroma_flows, covs, self.slots.y, self.slots.c, order, weights, future,
             self.options.swap, self.options.drift, out_y, out_c,
         )  # fmt: skip
