@@ -3,14 +3,29 @@
 Planes are uint8 and padded to whole 8 x 8 luma blocks; every read is clamped into its plane, which is exactly
 H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell) and are
 handled per 8 x 8 block: the reference frame is chosen per block, and a chroma 4 x 4 block lies under one block.
-The kernels are compiled on first use and cached on disk (``cache=True``); without a writable cache they are
-compiled in memory once per process.
+The kernels are compiled on first use and cached on disk, so the compile (about 15 s) is paid once per machine;
+where no cache can be written (a read-only install and home), they are compiled in memory once per process.
+Helpers that allocate nothing are compiled without reference counting (``_nrt=False``): in the per-block calls
+it costs more than the arithmetic.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit as _numba_njit
+
+
+def njit(**options):
+    """``numba.njit`` with an on-disk cache when a cache location is writable, else compiled in memory."""
+
+    def compile_(function):
+        try:
+            return _numba_njit(cache=True, **options)(function)
+        except RuntimeError:  # numba found no writable cache location
+            return _numba_njit(**options)(function)
+
+    return compile_
+
 
 CODED_SUM = 48  # 16 samples x 3 grey levels: sum of |error| of a 4 x 4 block above which it counts as coded
 CODED_SUM_CHROMA = 48
@@ -40,17 +55,17 @@ QPEL = np.array(
 )
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _clip255(value):
     return min(max(value, 0), 255)
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _tap(a, b, c, d, e, f):
     return a - 5 * b + 20 * c + 20 * d - 5 * e + f
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _window(plane, x0, y0, span, win):
     """``win[i, j] = plane[y0 - 2 + i, x0 - 2 + j]`` for i, j < ``span``, coordinates clamped into the plane
     (H.264's edge replication)."""
@@ -61,7 +76,7 @@ def _window(plane, x0, y0, span, win):
             win[i, j] = plane[row, min(max(x0 - 2 + j, 0), width - 1)]
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _samples(src, top, left, kind, side, rows, out, oy, ox):
     """The ``side`` x ``side`` H.264 luma samples of kind G / b / h / j (integer, horizontal half, vertical half,
     centre) of the block whose integer sample (0, 0) is ``src[top, left]``, into ``out[oy:, ox:]``."""
@@ -95,7 +110,7 @@ def _samples(src, top, left, kind, side, rows, out, oy, ox):
                 out[oy + i, ox + j] = _clip255((total + 512) >> 10)
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def luma_block(store, slot, which, px, py, side, scratch, out, oy, ox):
     """H.264 quarter-pel luma prediction of a ``side`` x ``side`` block whose top-left moves to (``px``, ``py``)
     quarter pels, from ``store[slot, which]``, into ``out[oy:, ox:]``. ``scratch``: (window int32 [13, 13],
@@ -121,7 +136,7 @@ def luma_block(store, slot, which, px, py, side, scratch, out, oy, ox):
             out[oy + i, ox + j] = (out[oy + i, ox + j] + second[i, j] + 1) >> 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
     """H.264 eighth-pel bilinear chroma prediction of a ``side`` x ``side`` block whose top-left moves to
     (``ex``, ``ey``) eighth pels, from ``store[slot, which, plane]``, into ``out[oy:, ox:]``."""
@@ -155,7 +170,7 @@ def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
             out[oy + i, ox + j] = ((8 - fy) * top + fy * bottom + 32) >> 6
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _dc(plane, top, left, side):
     """DC of the ``side`` x ``side`` block at (``top``, ``left``) from the row above and the column to its left,
     rounded up (128 at the picture's corner)."""
@@ -175,7 +190,7 @@ def _dc(plane, top, left, side):
     return 128
 
 
-@njit(cache=True)
+@njit()
 def intra_plane(plane, out):
     """``clip(128 + plane - DC)`` per 4 x 4 block, DC from the block's upper and left neighbours."""
     height, width = plane.shape
@@ -187,7 +202,7 @@ def intra_plane(plane, out):
                     out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - dc)
 
 
-@njit(cache=True)
+@njit()
 def paint(grid, covered, cx, cy, half_w, half_h, values):
     """Write ``values[n]`` over the 4 x 4 cells ``[c - half, c + max(half, 1))`` of each block, in order (a later
     vector wins)."""
@@ -203,7 +218,7 @@ def paint(grid, covered, cx, cy, half_w, half_h, values):
                     covered[y, x] = True
 
 
-@njit(cache=True)
+@njit()
 def pad_into(source, out):
     """``out[r, c] = source[min(r, h - 1), min(c, w - 1)]``: a plane edge-padded at the bottom and right."""
     height, width = source.shape
@@ -213,7 +228,7 @@ def pad_into(source, out):
             out[r, c] = source[row, min(c, width - 1)]
 
 
-@njit(cache=True)
+@njit()
 def swapped_levels(y, c, height, width):
     """``|L - 128|`` of the reference's luma of a 4:2:0 picture: limited-range BT.601 to RGB24, then OpenCV's
     BGR2YUV weights on RGB data (red and blue swapped), in float32 as numpy rounds it: uint8 [height, width]."""
@@ -234,7 +249,7 @@ def swapped_levels(y, c, height, width):
     return out
 
 
-@njit(cache=True)
+@njit()
 def plain_levels(y, height, width):
     """``|Y - 128|``: uint8 [height, width]."""
     out = np.empty((height, width), dtype=np.uint8)
@@ -244,7 +259,7 @@ def plain_levels(y, height, width):
     return out
 
 
-@njit(cache=True)
+@njit()
 def histogram(levels):
     """Counts of each uint8 level: int64 [256]."""
     counts = np.zeros(256, dtype=np.int64)
@@ -254,7 +269,7 @@ def histogram(levels):
     return counts
 
 
-@njit(cache=True)
+@njit()
 def fuse_levels(levels, motion, scale, mv_weight, residual_weight):
     """``clip((w_mv * motion_up + w_res * clip(levels / scale, 0, 1)) / (w_mv + w_res), 0, 1)`` per pixel in
     float32, as numpy evaluates it (``motion`` float32 on the 4 x 4 grid, upsampled by repetition)."""
@@ -270,7 +285,7 @@ def fuse_levels(levels, motion, scale, mv_weight, residual_weight):
     return out
 
 
-@njit(cache=True)
+@njit()
 def moving_cells(levels, rows, cols, threshold):
     """Cells of 4 x 4 pixels (bool [rows, cols]) holding a level >= ``threshold``."""
     out = np.zeros((rows, cols), dtype=np.bool_)
@@ -281,7 +296,7 @@ def moving_cells(levels, rows, cols, threshold):
     return out
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _cells(cov, br, bc):
     """Which of the 4 cells of block (br, bc) are covered (bit n = cell n, raster order)."""
     return (
@@ -292,7 +307,7 @@ def _cells(cov, br, bc):
     )
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _uniform(flow, br, bc):
     """Whether the 4 cells of block (br, bc) share one vector (then predicted as one 8 x 8 block)."""
     y, x = 2 * br, 2 * bc
@@ -302,7 +317,7 @@ def _uniform(flow, br, bc):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
     """Luma predictions ``out`` [8, 8] of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from
     anchor ``slot`` (which: 0 its decoded, 1 its patched picture); one 8 x 8 block when they share a vector."""
@@ -317,7 +332,7 @@ def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
             luma_block(store_y, slot, which, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
     """`_predict_luma` for the two chroma planes: ``out`` [2, 4, 4]."""
     y, x = 2 * br, 2 * bc
@@ -333,14 +348,14 @@ def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
                 chroma_block(store_c, slot, which, p, ex, ey, 2, out[p], 2 * (n >> 1), 2 * (n & 1))
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _trunc_div(a, b):
     """C integer division (rounds toward zero)."""
     quotient = abs(a) // abs(b)
     return quotient if (a >= 0) == (b > 0) else -quotient
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def implicit_weight(current, first, second):
     """``w1`` of H.264 implicit weighted bi-prediction (``w0 = 64 - w1``; 32 is the plain average) for the
     picture at display position ``current`` predicted from pictures at ``first`` (L0) and ``second`` (L1);
@@ -356,12 +371,12 @@ def implicit_weight(current, first, second):
     return scale >> 2
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _bipred(a, b, w1):
     return (a * (64 - w1) + b * w1 + 32) >> 6
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _block_error(cur_y, br, bc, cells, predicted, future, future_cells, w1):
     """Sum of |decoded - prediction| over the cells of block (br, bc) set in ``cells``; the prediction is
     ``predicted``, bi-predicted with ``future`` (weight ``w1``) on the ``future_cells``."""
@@ -377,7 +392,7 @@ def _block_error(cur_y, br, bc, cells, predicted, future, future_cells, w1):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, future, future_cells, weights):
     """The past anchor (index into ``past``, most recent first) that best predicts the covered cells of block
     (br, bc), bi-predicted with ``future`` on ``future_cells`` (weight ``weights[k]`` for candidate k): the
@@ -400,7 +415,7 @@ def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, fu
     return choice
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _blend(mine, theirs, past_cells, future_cells, scale, w1):
     """Bi-prediction over the cells of a block: the rounded mean where both directions predict a cell, the future
     one alone where only it does (``scale`` 4 for luma [8, 8], 2 for a chroma plane [4, 4])."""
@@ -414,7 +429,7 @@ def _blend(mine, theirs, past_cells, future_cells, scale, w1):
                 mine[i, j] = _bipred(mine[i, j], theirs[i, j], w1) if both else theirs[i, j]
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _uncoded(plane, top, left, scale, inter, clean, per_cell):
     """The inter cells of a block (bit n = cell n) whose mean |decoded - prediction| is at most 3 levels, i.e.
     taken as having no coded residual: per cell for luma (scale 4), for the whole 4 x 4 block for chroma
@@ -441,7 +456,7 @@ def _uncoded(plane, top, left, scale, inter, clean, per_cell):
     return found
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _write(plane, top, left, scale, inter, uncoded, clean, drifted, out):
     """The patched samples of one block of ``plane`` (luma: scale 4, chroma: scale 2): coded inter cells show
     128 + error, ``uncoded`` ones the drifted prediction, intra cells 128 + the sample minus the DC of its 4 x 4
@@ -463,7 +478,7 @@ def _write(plane, top, left, scale, inter, uncoded, clean, drifted, out):
                     out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - clean[i, j])
 
 
-@njit(cache=True)
+@njit()
 def emulate_inter(
     cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, future, chroma, drift, out_y, out_c
 ):
@@ -520,7 +535,7 @@ def emulate_inter(
                 _write(cur_v, 4 * br, 4 * bc, 2, inter, need_v, colour[0, 1], colour[1, 1], out_v)
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False)
 def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, luma_cells, chroma_cells, scratch,
             luma, colour, w1):  # fmt: skip
     """Blend the next anchor's prediction (``which``: 0 clean, 1 patched) into ``luma[which]`` over
