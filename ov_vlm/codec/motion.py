@@ -33,7 +33,7 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
 def motion_grid(
     vectors: np.ndarray | None, height: int, width: int, direction: str = "past"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Motion vectors painted onto the 4 x 4 grid: (``flow`` float32 [Hg, Wg, 2] as (dx, dy), ``covered`` bool).
+    """Motion vectors painted onto the 8 x 8 grid (``CELL``): (``flow`` float32 [Hg, Wg, 2] as (dx, dy), ``covered`` bool).
 
     ``vectors`` is the structured array of ``frame.side_data["MOTION_VECTORS"].to_ndarray()`` (or None);
     ``direction`` picks past-reference (``source < 0``, L0) or future-reference (``source > 0``, L1) vectors.
@@ -213,7 +213,7 @@ def _robust_fit(x: np.ndarray, y: np.ndarray, points: np.ndarray, mode: str, kee
 
 
 def residual_proxy(luma: np.ndarray, references: list[np.ndarray], shift: np.ndarray, stride: int = 4) -> np.ndarray:
-    """Mean ``|Y - Y_ref(x + shift)|`` per 4 x 4 cell (float32 [Hg, Wg]), the smallest over candidate references.
+    """Mean ``|Y - Y_ref(x + shift)|`` per 8 x 8 cell (float32 [Hg, Wg]), the smallest over candidate references.
 
     The exported vectors do not say which frame they point to (B-frames, multi-reference streams), so every
     candidate (recent frames and anchors) is tried and each cell keeps its best match, as the encoder did.
