@@ -33,7 +33,7 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
 def motion_grid(
     vectors: np.ndarray | None, height: int, width: int, direction: str = "past"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Motion vectors painted onto the 8 x 8 grid (``CELL``): (``flow`` float32 [Hg, Wg, 2] as (dx, dy), ``covered`` bool).
+    """Motion vectors painted onto the 8 x 8 grid: (``flow`` float32 [Hg, Wg, 2] as (dx, dy), ``covered`` bool).
 
     ``vectors`` is the structured array of ``frame.side_data["MOTION_VECTORS"].to_ndarray()`` (or None);
     ``direction`` picks past-reference (``source < 0``, L0) or future-reference (``source > 0``, L1) vectors.
