@@ -504,7 +504,7 @@ def emulate_inter(
         for bc in range(cols // 2):
             past_cells = _cells(cov0, br, bc) if len(past) else 0
             future_cells = _cells(cov1, br, bc) if future >= 0 else 0
-            inter = _cells(cov0, br, bc) | future_cells
+            inter = past_cells | future_cells  # cells with a prediction; the others are intra
             slot, w1 = -1, 32
             if future_cells:  # first the next anchor's prediction: the past reference is chosen bi-predicted
                 _predict_luma(store_y, future, 0, br, bc, flow1, future_cells, scratch, ahead)
