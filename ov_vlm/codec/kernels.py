@@ -28,7 +28,6 @@ def njit(**options):
 
 
 CODED_SUM = 48  # 16 samples x 3 grey levels: sum of |error| of a 4 x 4 block above which it counts as coded
-CODED_SUM_CHROMA = 48
 EXPLAINED_SUM = 16  # per covered cell: sum of |error| of a block under which the latest anchor is kept (1 level)
 # quarter-pel luma position fy * 4 + fx -> the two samples (plane, dy, dx) averaged; plane 0 = G (integer),
 # 1 = b (horizontal half), 2 = h (vertical half), 3 = j (centre)
@@ -430,52 +429,72 @@ def _blend(mine, theirs, past_cells, future_cells, scale, w1):
 
 
 @njit(_nrt=False)
-def _uncoded(plane, top, left, scale, inter, clean, per_cell):
-    """The inter cells of a block (bit n = cell n) whose mean |decoded - prediction| is at most 3 levels, i.e.
-    taken as having no coded residual: per cell for luma (scale 4), for the whole 4 x 4 block for chroma
-    (scale 2, where the cells outside ``inter`` count with a zero prediction)."""
-    if not inter:
-        return 0
-    if not per_cell:
-        total = 0
-        for i in range(2 * scale):
-            for j in range(2 * scale):
-                n = (i // scale) * 2 + j // scale
-                total += abs(np.int32(plane[top + i, left + j]) - (clean[i, j] if (inter >> n) & 1 else 0))
-        return inter if total <= CODED_SUM_CHROMA else 0
+def _uncoded_luma(plane, top, left, inter, clean):
+    """The inter cells of a luma block (bit n = cell n) whose mean |decoded - prediction| is at most 3 levels,
+    i.e. taken as having no coded residual."""
     found = 0
     for n in range(4):
         if (inter >> n) & 1:
-            oy, ox = scale * (n >> 1), scale * (n & 1)
+            oy, ox = 4 * (n >> 1), 4 * (n & 1)
             total = 0
-            for i in range(oy, oy + scale):
-                for j in range(ox, ox + scale):
-                    total += abs(np.int32(plane[top + i, left + j]) - clean[i, j])
+            for i in range(4):
+                for j in range(4):
+                    total += abs(np.int32(plane[top + oy + i, left + ox + j]) - clean[oy + i, ox + j])
             if total <= CODED_SUM:
                 found |= 1 << n
     return found
 
 
 @njit(_nrt=False)
-def _write(plane, top, left, scale, inter, uncoded, clean, drifted, out):
-    """The patched samples of one block of ``plane`` (luma: scale 4, chroma: scale 2): coded inter cells show
-    128 + error, ``uncoded`` ones the drifted prediction, intra cells 128 + the sample minus the DC of its 4 x 4
-    block."""
+def _uncoded_chroma(plane, top, left, inter, clean):
+    """``inter`` if the 4 x 4 chroma block under a luma block has no coded residual (mean |error| at most 3
+    levels, the cells outside ``inter`` counting with a zero prediction), else 0."""
+    if not inter:
+        return 0
+    total = 0
+    for i in range(4):
+        for j in range(4):
+            predicted = clean[i, j] if (inter >> ((i >> 1) * 2 + (j >> 1))) & 1 else 0
+            total += abs(np.int32(plane[top + i, left + j]) - predicted)
+    return inter if total <= CODED_SUM else 0
+
+
+@njit(_nrt=False)
+def _write_luma(plane, top, left, inter, uncoded, clean, drifted, out):
+    """The patched luma of one 8 x 8 block: coded inter cells show 128 + error, ``uncoded`` ones the drifted
+    prediction, intra cells 128 + the sample minus the DC of the cell."""
     for n in range(4):
-        oy, ox = scale * (n >> 1), scale * (n & 1)
+        oy, ox = 4 * (n >> 1), 4 * (n & 1)
+        y, x = top + oy, left + ox
         if not (inter >> n) & 1:
-            dc = _dc(plane, top + (oy // 4) * 4, left + (ox // 4) * 4, 4)  # chroma: one 4 x 4 block
-            for i in range(oy, oy + scale):
-                for j in range(ox, ox + scale):
-                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - dc)
+            dc = _dc(plane, y, x, 4)
+            for i in range(4):
+                for j in range(4):
+                    out[y + i, x + j] = _clip255(128 + np.int32(plane[y + i, x + j]) - dc)
         elif (uncoded >> n) & 1:
-            for i in range(oy, oy + scale):
-                for j in range(ox, ox + scale):
-                    out[top + i, left + j] = drifted[i, j]
+            for i in range(4):
+                for j in range(4):
+                    out[y + i, x + j] = drifted[oy + i, ox + j]
         else:
-            for i in range(oy, oy + scale):
-                for j in range(ox, ox + scale):
-                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - clean[i, j])
+            for i in range(4):
+                for j in range(4):
+                    out[y + i, x + j] = _clip255(128 + np.int32(plane[y + i, x + j]) - clean[oy + i, ox + j])
+
+
+@njit(_nrt=False)
+def _write_chroma(plane, top, left, inter, uncoded, clean, drifted, out):
+    """`_write_luma` for the 4 x 4 chroma block under a luma block (one DC for the block)."""
+    dc = _dc(plane, top, left, 4) if inter != 15 else 0
+    for i in range(4):
+        for j in range(4):
+            n = (i >> 1) * 2 + (j >> 1)
+            value = np.int32(plane[top + i, left + j])
+            if not (inter >> n) & 1:
+                out[top + i, left + j] = _clip255(128 + value - dc)
+            elif (uncoded >> n) & 1:
+                out[top + i, left + j] = drifted[i, j]
+            else:
+                out[top + i, left + j] = _clip255(128 + value - clean[i, j])
 
 
 @njit()
@@ -518,9 +537,9 @@ def emulate_inter(
                 _blend(clean, ahead, past_cells, future_cells, 4, w1)
                 _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, 0,
                         future_cells if chroma else 0, scratch, luma, colour, w1)  # fmt: skip
-            need = _uncoded(cur_y, 8 * br, 8 * bc, 4, inter, clean, True) if drift else 0
-            need_u = _uncoded(cur_u, 4 * br, 4 * bc, 2, inter, colour[0, 0], False) if chroma and drift else 0
-            need_v = _uncoded(cur_v, 4 * br, 4 * bc, 2, inter, colour[0, 1], False) if chroma and drift else 0
+            need = _uncoded_luma(cur_y, 8 * br, 8 * bc, inter, clean) if drift else 0
+            need_u = _uncoded_chroma(cur_u, 4 * br, 4 * bc, inter, colour[0, 0]) if chroma and drift else 0
+            need_v = _uncoded_chroma(cur_v, 4 * br, 4 * bc, inter, colour[0, 1]) if chroma and drift else 0
             need_c = need_u | need_v
             if slot >= 0 and past_cells & need:
                 _predict_luma(store_y, slot, 1, br, bc, flow0, past_cells & need, scratch, drifted)
@@ -529,10 +548,10 @@ def emulate_inter(
             if future_cells & (need | need_c):
                 _future(store_y, store_c, future, 1, br, bc, flow1, cflow1, past_cells, future_cells & need,
                         future_cells & need_c, scratch, luma, colour, w1)  # fmt: skip
-            _write(cur_y, 8 * br, 8 * bc, 4, inter, need, clean, drifted, out_y)
+            _write_luma(cur_y, 8 * br, 8 * bc, inter, need, clean, drifted, out_y)
             if chroma:
-                _write(cur_u, 4 * br, 4 * bc, 2, inter, need_u, colour[0, 0], colour[1, 0], out_u)
-                _write(cur_v, 4 * br, 4 * bc, 2, inter, need_v, colour[0, 1], colour[1, 1], out_v)
+                _write_chroma(cur_u, 4 * br, 4 * bc, inter, need_u, colour[0, 0], colour[1, 0], out_u)
+                _write_chroma(cur_v, 4 * br, 4 * bc, inter, need_v, colour[0, 1], colour[1, 1], out_v)
 
 
 @njit(_nrt=False)
