@@ -24,6 +24,7 @@ VARIANTS = {
     "- reference choice (previous anchor only)": ({}, ResidualOptions(references=1)),
     "- drift (every block 128 + error)": ({}, ResidualOptions(drift=False)),
     "- red/blue swap (plain Y)": ({}, ResidualOptions(swap=False)),
+    "- implicit bi-prediction weights (plain average)": ({}, ResidualOptions(weighted=False)),
     "robust profile (before)": ({"profile": "robust"}, None),
 }
 
@@ -71,7 +72,7 @@ def main() -> None:
         for name, (overrides, options) in variants.items():
             row = measure(folder, overrides, options)
             corr = "-" if row["patch_corr"] is None else f"{row['patch_corr']:.3f}"
-            print(f"| {folder.name} | {name} | {row['recall']:.3f} | {corr} | {row['seconds']:.1f} |", flush=True)
+            print(f"| {folder.name} | {name} | {row['recall']:.4f} | {corr} | {row['seconds']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

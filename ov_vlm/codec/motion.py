@@ -201,7 +201,7 @@ def _robust_fit(x: np.ndarray, y: np.ndarray, points: np.ndarray, mode: str, kee
 
 
 def residual_proxy(luma: np.ndarray, references: list[np.ndarray], shift: np.ndarray, stride: int = 4) -> np.ndarray:
-    """Mean ``|Y - Y_ref(x + shift)|`` per 4 x 4 cell (float32 [Hg, Wg]), the smallest over candidate references.
+    """Mean ``|Y - Y_ref(x + shift)|`` per 8 x 8 cell (float32 [Hg, Wg]), the smallest over candidate references.
 
     The exported vectors do not say which frame they point to (B-frames, multi-reference streams), so every
     candidate (recent frames and anchors) is tried and each cell keeps its best match, as the encoder did.

@@ -19,7 +19,7 @@ import numpy as np
 
 from ov_vlm.media import VideoSource, sample_frame_ids, time_slots
 
-from . import reference
+from . import kernels, reference
 from .errors import CodecError
 from .motion import MOVING_MV, MOVING_RESIDUAL, motion_field, residual_proxy
 from .packing import pack
@@ -289,29 +289,27 @@ def yuv420_planes(frame: av.VideoFrame) -> list[np.ndarray]:
 
 
 def reference_scores(
-    grid: np.ndarray, residual: np.ndarray | None, geometry: CanvasGeometry, settings: CodecSettings
+    grid: np.ndarray, levels: np.ndarray | None, geometry: CanvasGeometry, settings: CodecSettings
 ) -> np.ndarray:
-    """Patch scores of one frame from its whole-pel MV grid and ``|Y_res - 128|`` (codec.md §2.3-§2.6)."""
+    """Patch scores of one frame from its whole-pel MV grid and residual levels ``|Y_res - 128|`` (uint8; None:
+    motion only), codec.md §2.3-§2.6."""
     motion = reference.motion_energy(grid, settings.compensation, settings.mv_percentile, settings.mv_floor)
-    res = (
-        None
-        if residual is None
-        else reference.normalise(residual, settings.residual_percentile, settings.residual_floor)
-    )
-    return reference.letterbox_scores(
-        reference.fused_map(motion, res, settings.mv_weight, settings.residual_weight), geometry
-    )
+    if levels is None:
+        fused = reference.fused_map(motion, None, settings.mv_weight, settings.residual_weight)
+    else:
+        fused = reference.residual_fused(
+            motion, levels, settings.residual_percentile, settings.residual_floor, settings.mv_weight,
+            settings.residual_weight,
+        )  # fmt: skip
+    return reference.letterbox_scores(fused, geometry)
 
 
-def _moving_share(grid: np.ndarray, residual: np.ndarray | None) -> float:
-    """Share of 4 x 4 cells with a compensated vector >= MOVING_MV or a residual pixel >= MOVING_RESIDUAL."""
+def _moving_share(grid: np.ndarray, levels: np.ndarray | None) -> float:
+    """Share of 4 x 4 cells with a compensated vector >= MOVING_MV or a residual level >= MOVING_RESIDUAL."""
     vx, vy = grid[..., 0] - np.median(grid[..., 0]), grid[..., 1] - np.median(grid[..., 1])
     moving = np.hypot(vx, vy) >= MOVING_MV
-    if residual is not None:
-        rows, cols = moving.shape
-        padded = np.zeros((rows * 4, cols * 4), dtype=bool)
-        padded[: residual.shape[0], : residual.shape[1]] = residual >= MOVING_RESIDUAL
-        moving |= padded.reshape(rows, 4, cols, 4).any(axis=(1, 3))
+    if levels is not None:
+        moving |= kernels.moving_cells(levels, *moving.shape, int(np.ceil(MOVING_RESIDUAL)))
     return float(moving.mean())
 
 

@@ -8,9 +8,11 @@ and summed per patch.
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image
+from functools import lru_cache
 
+import numpy as np
+
+from . import kernels
 from .motion import compensate
 from .residual import GRID, expand, paint_cells
 from .saliency import CanvasGeometry
@@ -30,6 +32,33 @@ def whole_pel_grid(vectors: np.ndarray | None, height: int, width: int) -> np.nd
     motion = np.stack([vectors["src_x"] - vectors["dst_x"], vectors["src_y"] - vectors["dst_y"]], axis=1)
     paint_cells(grid, np.zeros((rows, cols), dtype=bool), vectors, motion.astype(np.float32))
     return grid
+
+
+def level_percentile(levels: np.ndarray, percentile: float) -> float:
+    """``np.percentile(levels, percentile)`` (linear method, float32 data) of uint8 levels, from their histogram
+    instead of a partition of every pixel: the same order statistics and numpy's interpolation formula."""
+    counts = kernels.histogram(levels)
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+    virtual = (n - 1) * np.true_divide(percentile, 100)
+    below = int(np.floor(virtual))
+    if virtual >= n - 1:
+        return float(np.searchsorted(cumulative, n - 1, side="right"))
+    low, high = (np.float32(np.searchsorted(cumulative, rank, side="right")) for rank in (below, below + 1))
+    gamma = float(virtual - below)
+    diff = high - low
+    if gamma >= 0.5:
+        return float(high - diff * np.float32(1 - gamma))
+    return float(low + diff * np.float32(gamma))
+
+
+def residual_fused(
+    motion: np.ndarray, levels: np.ndarray, percentile: float, floor: float, mv_weight: float, residual_weight: float
+) -> np.ndarray:
+    """`fused_map` of the motion map and the residual ``levels`` (uint8 ``|Y_res - 128|``) normalised by their
+    percentile (floor ``floor``), in one pass: float32 [H, W]."""
+    scale = max(level_percentile(levels, percentile), floor)
+    return kernels.fuse_levels(levels, motion, scale, mv_weight, residual_weight)
 
 
 def normalise(values: np.ndarray, percentile: float, floor: float) -> np.ndarray:
@@ -60,11 +89,33 @@ def fused_map(motion: np.ndarray, residual: np.ndarray | None, mv_weight: float,
     return np.clip(fused, 0.0, 1.0).astype(np.float32)
 
 
+@lru_cache(maxsize=32)
+def linear_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV ``INTER_LINEAR`` taps from ``source`` to ``target`` samples (pixel centres aligned, no antialiasing
+    when shrinking, edges clamped): first and second source index, and their float32 weights."""
+    position = (np.arange(target) + 0.5) * (source / target) - 0.5
+    first = np.floor(position).astype(np.int64)
+    fraction = (position - first).astype(np.float32)
+    outside = (first < 0) | (first >= source - 1)
+    fraction[outside] = 0.0
+    first = np.clip(first, 0, source - 1)
+    second = np.minimum(first + 1, source - 1)
+    return first, second, np.float32(1.0) - fraction, fraction
+
+
+def linear_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)`` of a float32 map (what the
+    reference's stage 1 uses; PIL's bilinear filter widens when shrinking): float32 [height, width]."""
+    x0, x1, wx0, wx1 = linear_taps(image.shape[1], width)
+    y0, y1, wy0, wy1 = linear_taps(image.shape[0], height)
+    rows = image[:, x0] * wx0 + image[:, x1] * wx1
+    return rows[y0] * wy0[:, None] + rows[y1] * wy1[:, None]
+
+
 def letterbox_scores(fused: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
-    """Bilinear resize onto the content box, zero padding, sum per patch: float32 [G, G]."""
+    """Bilinear resize (OpenCV's) onto the content box, zero padding, sum per patch: float32 [G, G]."""
     height, width = geometry.content_height, geometry.content_width
-    image = Image.fromarray(np.ascontiguousarray(fused, dtype=np.float32), mode="F")
-    resized = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    resized = linear_resize(np.asarray(fused, dtype=np.float32), height, width)
     canvas = np.zeros((geometry.canvas, geometry.canvas), dtype=np.float32)
     canvas[geometry.pad_top : geometry.pad_top + height, geometry.pad_left : geometry.pad_left + width] = resized
     cells, patch = geometry.cells, geometry.patch

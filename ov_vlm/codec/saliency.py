@@ -82,7 +82,7 @@ def fuse(motion: np.ndarray, residual: np.ndarray, motion_weight: float, residua
 
 
 def patch_scores(grid_map: np.ndarray, geometry: CanvasGeometry, step: int = 2) -> np.ndarray:
-    """Sum of a 4 x 4-cell map over each canvas patch after letterboxing: float32 [G, G].
+    """Sum of an 8 x 8-cell map (``motion.CELL``) over each canvas patch after letterboxing: float32 [G, G].
 
     Works on a canvas sampled every ``step`` pixels (offsets rounded to ``step``), where the sum over a patch's
     values times ``step**2`` equals the full-resolution sum.
@@ -93,7 +93,7 @@ def patch_scores(grid_map: np.ndarray, geometry: CanvasGeometry, step: int = 2) 
     side = geometry.canvas // step
     content_h = max(1, round(geometry.content_height / step))
     content_w = max(1, round(geometry.content_width / step))
-    # the grid covers rows*4 x cols*4 pixels (a little beyond the frame when its size is not a multiple of 4)
+    # the grid covers rows*8 x cols*8 pixels (a little beyond the frame when its size is not a multiple of 8)
     target_h = max(1, round(content_h * rows * CELL / geometry.height))
     target_w = max(1, round(content_w * cols * CELL / geometry.width))
     image = Image.fromarray(np.ascontiguousarray(grid_map, dtype=np.float32), mode="F")

@@ -1,0 +1,575 @@
+"""Compiled (numba) kernels of the patched-decoder emulation in `residual`: one call per frame.
+
+Planes are uint8 and padded to whole 8 x 8 luma blocks; every read is clamped into its plane, which is exactly
+H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell) and are
+handled per 8 x 8 block: the reference frame is chosen per block, and a chroma 4 x 4 block lies under one block.
+The kernels are compiled on first use and cached on disk, so the compile (about 15 s) is paid once per machine;
+where no cache can be written (a read-only install and home), they are compiled in memory once per process.
+Helpers that allocate nothing are compiled without reference counting (``_nrt=False``): in the per-block calls
+it costs more than the arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit as _numba_njit
+from numba.core import cpu as _numba_cpu
+
+# ``_nrt`` is a private numba option (numba's own helpers use it); where a release drops it, compile with
+# reference counting (slower, same results) rather than failing at import
+_NRT_OPTION = hasattr(getattr(_numba_cpu, "CPUTargetOptions", None), "_nrt")
+
+
+def njit(**options):
+    """``numba.njit`` with an on-disk cache when a cache location is writable, else compiled in memory."""
+    if not _NRT_OPTION:
+        options.pop("_nrt", None)
+
+    def compile_(function):
+        try:
+            return _numba_njit(cache=True, **options)(function)
+        except RuntimeError:  # numba found no writable cache location
+            return _numba_njit(**options)(function)
+
+    return compile_
+
+
+CODED_SUM = 48  # 16 samples x 3 grey levels: sum of |error| of a 4 x 4 block above which it counts as coded
+EXPLAINED_SUM = 16  # per covered cell: sum of |error| of a block under which the latest anchor is kept (1 level)
+# quarter-pel luma position fy * 4 + fx -> the two samples (plane, dy, dx) averaged; plane 0 = G (integer),
+# 1 = b (horizontal half), 2 = h (vertical half), 3 = j (centre)
+QPEL = np.array(
+    [
+        [[0, 0, 0], [0, 0, 0]],  # (0, 0)
+        [[0, 0, 0], [1, 0, 0]],  # (1, 0)
+        [[1, 0, 0], [1, 0, 0]],  # (2, 0)
+        [[1, 0, 0], [0, 0, 1]],  # (3, 0)
+        [[0, 0, 0], [2, 0, 0]],  # (0, 1)
+        [[1, 0, 0], [2, 0, 0]],  # (1, 1)
+        [[1, 0, 0], [3, 0, 0]],  # (2, 1)
+        [[1, 0, 0], [2, 0, 1]],  # (3, 1)
+        [[2, 0, 0], [2, 0, 0]],  # (0, 2)
+        [[2, 0, 0], [3, 0, 0]],  # (1, 2)
+        [[3, 0, 0], [3, 0, 0]],  # (2, 2)
+        [[3, 0, 0], [2, 0, 1]],  # (3, 2)
+        [[2, 0, 0], [0, 1, 0]],  # (0, 3)
+        [[2, 0, 0], [1, 1, 0]],  # (1, 3)
+        [[3, 0, 0], [1, 1, 0]],  # (2, 3)
+        [[1, 1, 0], [2, 0, 1]],  # (3, 3)
+    ],
+    dtype=np.int64,
+)
+
+
+@njit(inline="always")
+def _clip255(value):
+    return min(max(value, 0), 255)
+
+
+@njit(inline="always")
+def _tap(a, b, c, d, e, f):
+    return a - 5 * b + 20 * c + 20 * d - 5 * e + f
+
+
+@njit(_nrt=False)
+def _window(plane, x0, y0, span, win):
+    """``win[i, j] = plane[y0 - 2 + i, x0 - 2 + j]`` for i, j < ``span``, coordinates clamped into the plane
+    (H.264's edge replication)."""
+    height, width = plane.shape
+    for i in range(span):
+        row = min(max(y0 - 2 + i, 0), height - 1)
+        for j in range(span):
+            win[i, j] = plane[row, min(max(x0 - 2 + j, 0), width - 1)]
+
+
+@njit(_nrt=False)
+def _samples(src, top, left, kind, side, rows, out, oy, ox):
+    """The ``side`` x ``side`` H.264 luma samples of kind G / b / h / j (integer, horizontal half, vertical half,
+    centre) of the block whose integer sample (0, 0) is ``src[top, left]``, into ``out[oy:, ox:]``."""
+    if kind == 0:
+        for i in range(side):
+            for j in range(side):
+                out[oy + i, ox + j] = src[top + i, left + j]
+    elif kind == 1:
+        for i in range(side):
+            r = top + i
+            for j in range(side):
+                c = left + j - 2
+                total = _tap(src[r, c], src[r, c + 1], src[r, c + 2], src[r, c + 3], src[r, c + 4], src[r, c + 5])
+                out[oy + i, ox + j] = _clip255((total + 16) >> 5)
+    elif kind == 2:
+        for i in range(side):
+            r = top + i - 2
+            for j in range(side):
+                c = left + j
+                total = _tap(src[r, c], src[r + 1, c], src[r + 2, c], src[r + 3, c], src[r + 4, c], src[r + 5, c])
+                out[oy + i, ox + j] = _clip255((total + 16) >> 5)
+    else:  # the centre: 6-tap over the unrounded horizontal half samples of rows -2..+3
+        for r in range(side + 5):
+            y = top + r - 2
+            for j in range(side):
+                c = left + j - 2
+                rows[r, j] = _tap(src[y, c], src[y, c + 1], src[y, c + 2], src[y, c + 3], src[y, c + 4], src[y, c + 5])
+        for i in range(side):
+            for j in range(side):
+                total = _tap(rows[i, j], rows[i + 1, j], rows[i + 2, j], rows[i + 3, j], rows[i + 4, j], rows[i + 5, j])
+                out[oy + i, ox + j] = _clip255((total + 512) >> 10)
+
+
+@njit(_nrt=False)
+def luma_block(store, slot, which, px, py, side, scratch, out, oy, ox):
+    """H.264 quarter-pel luma prediction of a ``side`` x ``side`` block whose top-left moves to (``px``, ``py``)
+    quarter pels, from ``store[slot, which]``, into ``out[oy:, ox:]``. ``scratch``: (window int32 [13, 13],
+    centre rows int32 [13, 8], second samples int32 [8, 8])."""
+    win, rows, second = scratch
+    plane = store[slot, which]
+    height, width = plane.shape
+    x0, y0 = px >> 2, py >> 2
+    code = (py & 3) * 4 + (px & 3)
+    if x0 >= 2 and y0 >= 2 and x0 + side + 3 <= width and y0 + side + 3 <= height:
+        _samples(plane, y0 + QPEL[code, 0, 1], x0 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
+        if code in (0, 2, 8, 10):
+            return  # whole- and half-pel positions: one sample
+        _samples(plane, y0 + QPEL[code, 1, 1], x0 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
+    else:  # near the border: from a copy of the window with clamped coordinates
+        _window(plane, x0, y0, side + 5, win)
+        _samples(win, 2 + QPEL[code, 0, 1], 2 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
+        if code in (0, 2, 8, 10):
+            return
+        _samples(win, 2 + QPEL[code, 1, 1], 2 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
+    for i in range(side):
+        for j in range(side):
+            out[oy + i, ox + j] = (out[oy + i, ox + j] + second[i, j] + 1) >> 1
+
+
+@njit(_nrt=False)
+def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
+    """H.264 eighth-pel bilinear chroma prediction of a ``side`` x ``side`` block whose top-left moves to
+    (``ex``, ``ey``) eighth pels, from ``store[slot, which, plane]``, into ``out[oy:, ox:]``."""
+    src = store[slot, which, plane]
+    height, width = src.shape
+    x0, y0, fx, fy = ex >> 3, ey >> 3, ex & 7, ey & 7
+    if x0 >= 0 and y0 >= 0 and x0 + side < width and y0 + side < height:  # inside: no clamping
+        if fx == 0 and fy == 0:
+            for i in range(side):
+                for j in range(side):
+                    out[oy + i, ox + j] = src[y0 + i, x0 + j]
+            return
+        for i in range(side):
+            for j in range(side):
+                a, b = (
+                    np.int32(src[y0 + i, x0 + j]),
+                    np.int32(src[y0 + i, x0 + j + 1]),
+                )
+                c, d = (
+                    np.int32(src[y0 + i + 1, x0 + j]),
+                    np.int32(src[y0 + i + 1, x0 + j + 1]),
+                )
+                out[oy + i, ox + j] = ((8 - fy) * ((8 - fx) * a + fx * b) + fy * ((8 - fx) * c + fx * d) + 32) >> 6
+        return
+    for i in range(side):
+        r0, r1 = min(max(y0 + i, 0), height - 1), min(max(y0 + i + 1, 0), height - 1)
+        for j in range(side):
+            c0, c1 = min(max(x0 + j, 0), width - 1), min(max(x0 + j + 1, 0), width - 1)
+            top = (8 - fx) * np.int32(src[r0, c0]) + fx * np.int32(src[r0, c1])
+            bottom = (8 - fx) * np.int32(src[r1, c0]) + fx * np.int32(src[r1, c1])
+            out[oy + i, ox + j] = ((8 - fy) * top + fy * bottom + 32) >> 6
+
+
+@njit(_nrt=False)
+def _dc(plane, top, left, side):
+    """DC of the ``side`` x ``side`` block at (``top``, ``left``) from the row above and the column to its left,
+    rounded up (128 at the picture's corner)."""
+    above = 0
+    beside = 0
+    for k in range(side):
+        if top > 0:
+            above += plane[top - 1, left + k]
+        if left > 0:
+            beside += plane[top + k, left - 1]
+    if top > 0 and left > 0:
+        return (above + beside + 2 * side - 1) // (2 * side)
+    if top > 0:
+        return (above + side - 1) // side
+    if left > 0:
+        return (beside + side - 1) // side
+    return 128
+
+
+@njit()
+def intra_plane(plane, out):
+    """``clip(128 + plane - DC)`` per 4 x 4 block, DC from the block's upper and left neighbours."""
+    height, width = plane.shape
+    for top in range(0, height, 4):
+        for left in range(0, width, 4):
+            dc = _dc(plane, top, left, 4)
+            for i in range(4):
+                for j in range(4):
+                    out[top + i, left + j] = _clip255(128 + np.int32(plane[top + i, left + j]) - dc)
+
+
+@njit()
+def paint(grid, covered, cx, cy, half_w, half_h, values):
+    """Write ``values[n]`` over the 4 x 4 cells ``[c - half, c + max(half, 1))`` of each block, in order (a later
+    vector wins)."""
+    rows, cols = covered.shape
+    for n in range(len(cx)):
+        for y in range(cy[n] - half_h[n], cy[n] + max(half_h[n], 1)):
+            if y < 0 or y >= rows:
+                continue
+            for x in range(cx[n] - half_w[n], cx[n] + max(half_w[n], 1)):
+                if 0 <= x < cols:
+                    grid[y, x, 0] = values[n, 0]
+                    grid[y, x, 1] = values[n, 1]
+                    covered[y, x] = True
+
+
+@njit()
+def pad_into(source, out):
+    """``out[r, c] = source[min(r, h - 1), min(c, w - 1)]``: a plane edge-padded at the bottom and right."""
+    height, width = source.shape
+    for r in range(out.shape[0]):
+        row = min(r, height - 1)
+        for c in range(out.shape[1]):
+            out[r, c] = source[row, min(c, width - 1)]
+
+
+@njit()
+def swapped_levels(y, c, height, width):
+    """``|L - 128|`` of the reference's luma of a 4:2:0 picture: limited-range BT.601 to RGB24, then OpenCV's
+    BGR2YUV weights on RGB data (red and blue swapped), in float32 as numpy rounds it: uint8 [height, width]."""
+    out = np.empty((height, width), dtype=np.uint8)
+    k_y, k_rv, k_gu, k_gv = np.float32(1.164), np.float32(1.596), np.float32(0.391), np.float32(0.813)
+    k_bu, w_b, w_g, w_r = np.float32(2.018), np.float32(0.299), np.float32(0.587), np.float32(0.114)
+    zero, top, mid, black = np.float32(0.0), np.float32(255.0), np.float32(128.0), np.float32(16.0)
+    for r in range(height):
+        for col in range(width):
+            cu = np.float32(c[0, r >> 1, col >> 1]) - mid
+            cv = np.float32(c[1, r >> 1, col >> 1]) - mid
+            base = k_y * (np.float32(y[r, col]) - black)
+            red = min(max(np.rint(base + k_rv * cv), zero), top)
+            green = min(max(np.rint(base - k_gu * cu - k_gv * cv), zero), top)
+            blue = min(max(np.rint(base + k_bu * cu), zero), top)
+            luma = np.int32(min(max(np.rint(w_b * blue + w_g * green + w_r * red), zero), top))
+            out[r, col] = abs(luma - 128)
+    return out
+
+
+@njit()
+def plain_levels(y, height, width):
+    """``|Y - 128|``: uint8 [height, width]."""
+    out = np.empty((height, width), dtype=np.uint8)
+    for r in range(height):
+        for col in range(width):
+            out[r, col] = abs(np.int32(y[r, col]) - 128)
+    return out
+
+
+@njit()
+def histogram(levels):
+    """Counts of each uint8 level: int64 [256]."""
+    counts = np.zeros(256, dtype=np.int64)
+    for r in range(levels.shape[0]):
+        for col in range(levels.shape[1]):
+            counts[levels[r, col]] += 1
+    return counts
+
+
+@njit()
+def fuse_levels(levels, motion, scale, mv_weight, residual_weight):
+    """``clip((w_mv * motion_up + w_res * clip(levels / scale, 0, 1)) / (w_mv + w_res), 0, 1)`` per pixel in
+    float32, as numpy evaluates it (``motion`` float32 on the 4 x 4 grid, upsampled by repetition)."""
+    height, width = levels.shape
+    out = np.empty((height, width), dtype=np.float32)
+    zero, one = np.float32(0.0), np.float32(1.0)
+    scale32, w_mv, w_res = np.float32(scale), np.float32(mv_weight), np.float32(residual_weight)
+    total = np.float32(mv_weight + residual_weight)
+    for r in range(height):
+        for col in range(width):
+            res = min(max(np.float32(levels[r, col]) / scale32, zero), one)
+            out[r, col] = min(max((w_mv * motion[r >> 2, col >> 2] + w_res * res) / total, zero), one)
+    return out
+
+
+@njit()
+def moving_cells(levels, rows, cols, threshold):
+    """Cells of 4 x 4 pixels (bool [rows, cols]) holding a level >= ``threshold``."""
+    out = np.zeros((rows, cols), dtype=np.bool_)
+    for r in range(levels.shape[0]):
+        for col in range(levels.shape[1]):
+            if levels[r, col] >= threshold:
+                out[r >> 2, col >> 2] = True
+    return out
+
+
+@njit(_nrt=False)
+def _cells(cov, br, bc):
+    """Which of the 4 cells of block (br, bc) are covered (bit n = cell n, raster order)."""
+    return (
+        cov[2 * br, 2 * bc]
+        + 2 * cov[2 * br, 2 * bc + 1]
+        + 4 * cov[2 * br + 1, 2 * bc]
+        + 8 * cov[2 * br + 1, 2 * bc + 1]
+    )
+
+
+@njit(_nrt=False)
+def _uniform(flow, br, bc):
+    """Whether the 4 cells of block (br, bc) share one vector (then predicted as one 8 x 8 block)."""
+    y, x = 2 * br, 2 * bc
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):
+        if flow[y + dy, x + dx, 0] != flow[y, x, 0] or flow[y + dy, x + dx, 1] != flow[y, x, 1]:
+            return False
+    return True
+
+
+@njit(_nrt=False)
+def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
+    """Luma predictions ``out`` [8, 8] of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from
+    anchor ``slot`` (which: 0 its decoded, 1 its patched picture); one 8 x 8 block when they share a vector."""
+    y, x = 2 * br, 2 * bc
+    if cells == 15 and _uniform(flow, br, bc):
+        luma_block(store_y, slot, which, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
+        return
+    for n in range(4):
+        if (cells >> n) & 1:
+            cy, cx = y + (n >> 1), x + (n & 1)
+            px, py = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
+            luma_block(store_y, slot, which, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
+
+
+@njit(_nrt=False)
+def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
+    """`_predict_luma` for the two chroma planes: ``out`` [2, 4, 4]."""
+    y, x = 2 * br, 2 * bc
+    whole = cells == 15 and _uniform(flow, br, bc)
+    for p in range(2):
+        if whole:
+            chroma_block(store_c, slot, which, p, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 4, out[p], 0, 0)
+            continue
+        for n in range(4):
+            if (cells >> n) & 1:
+                cy, cx = y + (n >> 1), x + (n & 1)
+                ex, ey = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
+                chroma_block(store_c, slot, which, p, ex, ey, 2, out[p], 2 * (n >> 1), 2 * (n & 1))
+
+
+@njit(_nrt=False)
+def _trunc_div(a, b):
+    """C integer division (rounds toward zero)."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a >= 0) == (b > 0) else -quotient
+
+
+@njit(_nrt=False)
+def implicit_weight(current, first, second):
+    """``w1`` of H.264 implicit weighted bi-prediction (``w0 = 64 - w1``; 32 is the plain average) for the
+    picture at display position ``current`` predicted from pictures at ``first`` (L0) and ``second`` (L1);
+    picture order counts are taken as twice the display positions."""
+    tb = min(max(2 * (current - first), -128), 127)
+    td = min(max(2 * (second - first), -128), 127)
+    if td == 0:
+        return 32
+    tx = _trunc_div(16384 + abs(_trunc_div(td, 2)), td)
+    scale = min(max((tb * tx + 32) >> 6, -1024), 1023)
+    if (scale >> 2) < -64 or (scale >> 2) > 128:
+        return 32
+    return scale >> 2
+
+
+@njit(inline="always")
+def _bipred(a, b, w1):
+    return (a * (64 - w1) + b * w1 + 32) >> 6
+
+
+@njit(_nrt=False)
+def _block_error(cur_y, br, bc, cells, predicted, future, future_cells, w1):
+    """Sum of |decoded - prediction| over the cells of block (br, bc) set in ``cells``; the prediction is
+    ``predicted``, bi-predicted with ``future`` (weight ``w1``) on the ``future_cells``."""
+    total = 0
+    for n in range(4):
+        if (cells >> n) & 1:
+            oy, ox = 4 * (n >> 1), 4 * (n & 1)
+            both = (future_cells >> n) & 1
+            for i in range(oy, oy + 4):
+                for j in range(ox, ox + 4):
+                    value = _bipred(predicted[i, j], future[i, j], w1) if both else predicted[i, j]
+                    total += abs(np.int32(cur_y[8 * br + i, 8 * bc + j]) - value)
+    return total
+
+
+@njit(_nrt=False)
+def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, future, future_cells, weights):
+    """The past anchor (index into ``past``, most recent first) that best predicts the covered cells of block
+    (br, bc), bi-predicted with ``future`` on ``future_cells`` (weight ``weights[k]`` for candidate k): the
+    latest, unless its mean |error| exceeds one grey level and an older one does better. Leaves the chosen
+    anchor's clean luma prediction in ``clean``."""
+    _predict_luma(store_y, past[0], 0, br, bc, flow, cells, scratch, clean)
+    best = _block_error(cur_y, br, bc, cells, clean, future, future_cells, weights[0])
+    count = (cells & 1) + ((cells >> 1) & 1) + ((cells >> 2) & 1) + ((cells >> 3) & 1)
+    choice = 0
+    if best <= EXPLAINED_SUM * count:
+        return choice
+    for k in range(1, len(past)):
+        _predict_luma(store_y, past[k], 0, br, bc, flow, cells, scratch, trial)
+        total = _block_error(cur_y, br, bc, cells, trial, future, future_cells, weights[k])
+        if total < best:
+            best, choice = total, k
+            for i in range(8):
+                for j in range(8):
+                    clean[i, j] = trial[i, j]
+    return choice
+
+
+@njit(_nrt=False)
+def _blend(mine, theirs, past_cells, future_cells, scale, w1):
+    """Bi-prediction over the cells of a block: the rounded mean where both directions predict a cell, the future
+    one alone where only it does (``scale`` 4 for luma [8, 8], 2 for a chroma plane [4, 4])."""
+    for n in range(4):
+        if not (future_cells >> n) & 1:
+            continue
+        both = (past_cells >> n) & 1
+        oy, ox = scale * (n >> 1), scale * (n & 1)
+        for i in range(oy, oy + scale):
+            for j in range(ox, ox + scale):
+                mine[i, j] = _bipred(mine[i, j], theirs[i, j], w1) if both else theirs[i, j]
+
+
+@njit(_nrt=False)
+def _uncoded_luma(plane, top, left, inter, clean):
+    """The inter cells of a luma block (bit n = cell n) whose mean |decoded - prediction| is at most 3 levels,
+    i.e. taken as having no coded residual."""
+    found = 0
+    for n in range(4):
+        if (inter >> n) & 1:
+            oy, ox = 4 * (n >> 1), 4 * (n & 1)
+            total = 0
+            for i in range(4):
+                for j in range(4):
+                    total += abs(np.int32(plane[top + oy + i, left + ox + j]) - clean[oy + i, ox + j])
+            if total <= CODED_SUM:
+                found |= 1 << n
+    return found
+
+
+@njit(_nrt=False)
+def _uncoded_chroma(plane, top, left, inter, clean):
+    """``inter`` if the 4 x 4 chroma block under a luma block has no coded residual (mean |error| at most 3
+    levels, the cells outside ``inter`` counting with a zero prediction), else 0."""
+    if not inter:
+        return 0
+    total = 0
+    for i in range(4):
+        for j in range(4):
+            predicted = clean[i, j] if (inter >> ((i >> 1) * 2 + (j >> 1))) & 1 else 0
+            total += abs(np.int32(plane[top + i, left + j]) - predicted)
+    return inter if total <= CODED_SUM else 0
+
+
+@njit(_nrt=False)
+def _write_luma(plane, top, left, inter, uncoded, clean, drifted, out):
+    """The patched luma of one 8 x 8 block: coded inter cells show 128 + error, ``uncoded`` ones the drifted
+    prediction, intra cells 128 + the sample minus the DC of the cell."""
+    for n in range(4):
+        oy, ox = 4 * (n >> 1), 4 * (n & 1)
+        y, x = top + oy, left + ox
+        if not (inter >> n) & 1:
+            dc = _dc(plane, y, x, 4)
+            for i in range(4):
+                for j in range(4):
+                    out[y + i, x + j] = _clip255(128 + np.int32(plane[y + i, x + j]) - dc)
+        elif (uncoded >> n) & 1:
+            for i in range(4):
+                for j in range(4):
+                    out[y + i, x + j] = drifted[oy + i, ox + j]
+        else:
+            for i in range(4):
+                for j in range(4):
+                    out[y + i, x + j] = _clip255(128 + np.int32(plane[y + i, x + j]) - clean[oy + i, ox + j])
+
+
+@njit(_nrt=False)
+def _write_chroma(plane, top, left, inter, uncoded, clean, drifted, out):
+    """`_write_luma` for the 4 x 4 chroma block under a luma block (one DC for the block)."""
+    dc = _dc(plane, top, left, 4) if inter != 15 else 0
+    for i in range(4):
+        for j in range(4):
+            n = (i >> 1) * 2 + (j >> 1)
+            value = np.int32(plane[top + i, left + j])
+            if not (inter >> n) & 1:
+                out[top + i, left + j] = _clip255(128 + value - dc)
+            elif (uncoded >> n) & 1:
+                out[top + i, left + j] = drifted[i, j]
+            else:
+                out[top + i, left + j] = _clip255(128 + value - clean[i, j])
+
+
+@njit()
+def emulate_inter(
+    cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, future, chroma, drift, out_y, out_c
+):
+    """The patched picture of an inter frame into ``out_y`` [H, W] and, with ``chroma``, ``out_c`` [2, H/2, W/2].
+
+    ``flows`` int64 [2, rows, cols, 2] quarter-pel L0 / L1 vectors per 4 x 4 cell (``cflows``: the chroma ones),
+    ``covs`` bool [2, rows, cols] their coverage; ``store_y`` uint8 [slots, 2, H, W] and ``store_c``
+    [slots, 2, 2, H/2, W/2] the anchors' decoded (0) and patched (1) pictures; ``past`` the slots of the past
+    anchors tried (most recent first) and ``weights`` their bi-prediction weights ``w1`` (`implicit_weight`);
+    ``future`` the slot of the next anchor for B-frames (-1: none). Patched
+    (drifted) predictions are made only for the cells that show them (inter cells without a coded residual).
+    """
+    rows, cols = covs.shape[1], covs.shape[2]
+    scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
+    luma = np.zeros((5, 8, 8), dtype=np.int32)  # clean, patched, trial, future clean, future patched
+    colour = np.zeros((4, 2, 4, 4), dtype=np.int32)  # clean, patched, future clean, future patched
+    views = (luma[0], luma[1], luma[2], luma[3], cur_c[0], cur_c[1], out_c[0], out_c[1])
+    clean, drifted, trial, ahead, cur_u, cur_v, out_u, out_v = views  # made once: each costs a reference count
+    tables = (flows[0], flows[1], cflows[0], cflows[1])
+    flow0, flow1, cflow0, cflow1 = tables
+    cov0, cov1 = covs[0], covs[1]
+    for br in range(rows // 2):
+        for bc in range(cols // 2):
+            past_cells = _cells(cov0, br, bc) if len(past) else 0
+            future_cells = _cells(cov1, br, bc) if future >= 0 else 0
+            inter = past_cells | future_cells  # cells with a prediction; the others are intra
+            slot, w1 = -1, 32
+            if future_cells:  # first the next anchor's prediction: the past reference is chosen bi-predicted
+                _predict_luma(store_y, future, 0, br, bc, flow1, future_cells, scratch, ahead)
+            if past_cells:
+                k = _choose(cur_y, store_y, past, br, bc, flow0, past_cells, scratch, clean, trial, ahead,
+                            future_cells, weights)  # fmt: skip
+                slot, w1 = past[k], weights[k]
+                if chroma:
+                    _predict_chroma(store_c, slot, 0, br, bc, cflow0, past_cells, colour[0])
+            if future_cells:
+                _blend(clean, ahead, past_cells, future_cells, 4, w1)
+                _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, 0,
+                        future_cells if chroma else 0, scratch, luma, colour, w1)  # fmt: skip
+            need = _uncoded_luma(cur_y, 8 * br, 8 * bc, inter, clean) if drift else 0
+            need_u = _uncoded_chroma(cur_u, 4 * br, 4 * bc, inter, colour[0, 0]) if chroma and drift else 0
+            need_v = _uncoded_chroma(cur_v, 4 * br, 4 * bc, inter, colour[0, 1]) if chroma and drift else 0
+            need_c = need_u | need_v
+            if slot >= 0 and past_cells & need:
+                _predict_luma(store_y, slot, 1, br, bc, flow0, past_cells & need, scratch, drifted)
+            if slot >= 0 and past_cells & need_c:
+                _predict_chroma(store_c, slot, 1, br, bc, cflow0, past_cells & need_c, colour[1])
+            if future_cells & (need | need_c):
+                _future(store_y, store_c, future, 1, br, bc, flow1, cflow1, past_cells, future_cells & need,
+                        future_cells & need_c, scratch, luma, colour, w1)  # fmt: skip
+            _write_luma(cur_y, 8 * br, 8 * bc, inter, need, clean, drifted, out_y)
+            if chroma:
+                _write_chroma(cur_u, 4 * br, 4 * bc, inter, need_u, colour[0, 0], colour[1, 0], out_u)
+                _write_chroma(cur_v, 4 * br, 4 * bc, inter, need_v, colour[0, 1], colour[1, 1], out_v)
+
+
+@njit(_nrt=False)
+def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, luma_cells, chroma_cells, scratch,
+            luma, colour, w1):  # fmt: skip
+    """Blend the next anchor's prediction (``which``: 0 clean, 1 patched) into ``luma[which]`` over
+    ``luma_cells`` and into ``colour[which]`` over ``chroma_cells`` (bit masks; 0: none)."""
+    if luma_cells:
+        _predict_luma(store_y, future, which, br, bc, flow, luma_cells, scratch, luma[3 + which])
+        _blend(luma[which], luma[3 + which], past_cells, luma_cells, 4, w1)
+    if chroma_cells:
+        _predict_chroma(store_c, future, which, br, bc, cflow, chroma_cells, colour[2 + which])
+        for p in range(2):
+            _blend(colour[which, p], colour[2 + which, p], past_cells, chroma_cells, 2, w1)
