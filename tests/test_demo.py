@@ -148,6 +148,11 @@ def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert "Warning" not in printed + captured.err and "{'loss'" not in printed  # third-party noise: in the logs
     assert printed.count("trained ") == 2  # one summary line per training stage
 
+    from ov_vlm.demo.probe import probe
+
+    read = probe(out)  # the hand-made token reader runs on a demo folder (its data and codec cache)
+    assert set(read) == {"codec", "frames"} and all(0 <= v <= 100 for m in read.values() for v in m.values())
+
     assert main(["demo", "--small", "--out", str(out), "--no-chat"]) == 0  # re-run: finished steps are reused
     again = capsys.readouterr().out
     assert again.count("done already") == 7
