@@ -76,8 +76,10 @@ def test_world_answers_match_what_the_videos_show(world):
         json.loads(line) for name in ("train", "test") for line in (world / f"{name}.jsonl").read_text().splitlines()
     ]
     checked = set()
-    for record, (kind, answer) in ((r, pair) for r in records for pair in qa_pairs(r)):
+    for record, (kind, reply) in ((r, pair) for r in records for pair in qa_pairs(r)):
         truth = record["truth"]
+        assert reply == reply.capitalize()  # one capitalised word: one token of the demo's tokenizer
+        answer = reply.lower()
         if "image" in record:
             image = np.asarray(__import__("PIL.Image").Image.open(world / record["image"]).convert("RGB"))
             assert centroid(image, truth["color"]) is not None
@@ -146,6 +148,11 @@ def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
         assert (out / "logs" / f"{log}.log").is_file()
     assert "Warning" not in printed + captured.err and "{'loss'" not in printed  # third-party noise: in the logs
     assert printed.count("trained ") == 2  # one summary line per training stage
+
+    from ov_vlm.demo.probe import probe
+
+    read = probe(out)  # the hand-made token reader runs on a demo folder (its data and codec cache)
+    assert set(read) == {"codec", "frames"} and all(0 <= v <= 100 for m in read.values() for v in m.values())
 
     assert main(["demo", "--small", "--out", str(out), "--no-chat"]) == 0  # re-run: finished steps are reused
     again = capsys.readouterr().out

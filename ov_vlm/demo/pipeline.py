@@ -69,7 +69,11 @@ def step_data(config: DemoConfig) -> dict[str, Path]:
     spec = config.world
     total = sum(spec.videos.values()) + sum(spec.images.values())
     with tqdm(total=total, desc="motion world", unit="clip") as bar:
-        return generate_world(config.out / "data", spec, config.seed, bar.update, train_modes=("codec", "frames"))
+        written = generate_world(config.out / "data", spec, config.seed, bar.update, train_modes=("codec", "frames"))
+    lines = written["train"].read_text().splitlines()
+    written["train_images"] = config.out / "data" / "train_images.jsonl"  # stage 1: the still images first
+    written["train_images"].write_text("".join(line + "\n" for line in lines if "image" in json.loads(line)))
+    return written
 
 
 def codec_settings():
@@ -109,7 +113,7 @@ def step_train(stage: str, config: DemoConfig) -> Path:
     data = config.out / "data"
     seed = [f"train.seed={config.seed}"]
     if stage == "stage1_align":
-        overrides = [f"model.preset={MODEL_PRESET}", f"data.train={data / 'train_captions.jsonl'}", *config.stage1]
+        overrides = [f"model.preset={MODEL_PRESET}", f"data.train={data / 'train_images.jsonl'}", *config.stage1]
     else:
         overrides = [f"data.train={data / 'train.jsonl'}", f"init_from={config.out / 'stage1_align'}", *config.stage2]
     overrides += [*seed, f"output_dir={out}", f"data.codec_cache={config.out / 'codec_cache'}"]
@@ -197,7 +201,8 @@ STEP_TEXT = {
     "format.",
     "codec": "2/6 Codec selection: motion vectors + residuals pick the salient patches of each clip (pictures in "
     "codec/).",
-    "stage1_align": "3/6 Stage 1 alignment: projector only, on captions (DeepSpeed ZeRO-2 on CPU).",
+    "stage1_align": "3/6 Stage 1 on the still images first: every part, colour and shape questions (DeepSpeed ZeRO-2 "
+    "on CPU).",
     "stage2_sft": "3/6 Stage 2 instruction tuning: every part, on motion questions, codec and frames input alike.",
     "eval": "4/6 Evaluation through lmms-eval on the held-out split: codec top-K vs uniform frames, 128 tokens per "
     "clip each.",
@@ -215,7 +220,11 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] = say) -> Path:
     steps = Steps(out)
     started_all = time.perf_counter()
     plan: list[tuple[str, Callable[[], Any], list[Path]]] = [
-        ("data", lambda: step_data(config), [out / "data" / "test.jsonl", out / "data" / "train.jsonl"]),
+        (
+            "data",
+            lambda: step_data(config),
+            [out / "data" / n for n in ("test.jsonl", "train.jsonl", "train_images.jsonl")],
+        ),
         ("codec", lambda: step_codec(config), [out / "codec"]),
         ("stage1_align", lambda: step_train("stage1_align", config), [out / "stage1_align" / "model.safetensors"]),
         ("stage2_sft", lambda: step_train("stage2_sft", config), [out / "stage2_sft" / "model.safetensors"]),

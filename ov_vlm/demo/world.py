@@ -164,19 +164,25 @@ def make_scene(rng: np.random.Generator, spec: WorldSpec, two_movers: bool) -> S
     return scene
 
 
+def answer(word: str) -> str:
+    """An answer as the reply's one word, capitalised ("Red"): the demo's tiny BPE has a single token for "Red" (and
+    " red"), while a reply that starts with "red" would be spelled in 2-3 sub-word pieces (see the README)."""
+    return word.capitalize()
+
+
 def video_questions(scene: Scene) -> list[tuple[str, str, str]]:
     """(type, question, answer) pairs the scene answers."""
     if len(scene.movers) == 2:
         a, b = scene.movers
         first = a if a.start < b.start else b
         q = f"Which starts moving first, the {a.color} {a.shape} or the {b.color} {b.shape}? Answer with its colour."
-        return [("first", q, first.color)]
+        return [("first", q, answer(first.color))]
     mover = scene.movers[0]
     return [
-        ("colour", "What colour is the moving shape?", mover.color),
-        ("shape", "Which shape is moving?", mover.shape),
-        ("direction", "Which way does the moving shape go?", mover.direction),
-        ("stops", "Does the moving shape stop before the end?", "yes" if mover.stop < scene.frames else "no"),
+        ("colour", "What colour is the moving shape?", answer(mover.color)),
+        ("shape", "Which shape is moving?", answer(mover.shape)),
+        ("direction", "Which way does the moving shape go?", answer(mover.direction)),
+        ("stops", "Does the moving shape stop before the end?", answer("yes" if mover.stop < scene.frames else "no")),
     ]
 
 
@@ -222,8 +228,8 @@ def _turns(rng: np.random.Generator, questions: list[tuple[str, str, str]], spli
 
 def image_questions(shape: str, color: str) -> list[tuple[str, str, str]]:
     return [
-        ("image_colour", f"What colour is the {shape}?", color),
-        ("image_shape", f"What shape is the {color} object?", shape),
+        ("image_colour", f"What colour is the {shape}?", answer(color)),
+        ("image_shape", f"What shape is the {color} object?", answer(shape)),
     ]
 
 
