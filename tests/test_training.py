@@ -47,8 +47,9 @@ def run_training(*args, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
-def run_and_kill_after_checkpoint(command: list[str], output: Path, checkpoint: int) -> None:
-    """Start a run and SIGKILL its whole process group once checkpoint-N is completely written."""
+def run_and_kill_after_checkpoint(command: list[str], output: Path, checkpoint: int) -> int:
+    """Start a run and SIGKILL its whole process group once checkpoint-N is completely written; returns the step of
+    the latest complete checkpoint at the kill (a fast run may have written a later one meanwhile)."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     marker = output / f"checkpoint-{checkpoint}" / "trainer_state.json"
     deadline = time.time() + 300
@@ -62,6 +63,7 @@ def run_and_kill_after_checkpoint(command: list[str], output: Path, checkpoint: 
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert not (output / "model.safetensors").is_file(), "the run finished before it was killed"
+    return max(int(state.parent.name.split("-")[1]) for state in output.glob("checkpoint-*/trainer_state.json"))
 
 
 @pytest.fixture(scope="module")
@@ -177,12 +179,13 @@ def test_killed_run_resumes_to_the_same_losses(zero, request, data, tmp_path):
     nproc = 1 if zero.startswith("zero2") else 2
     common = [*extra, f"train.max_steps={STEPS}", f"train.save_steps={SAVE}", "train.save_total_limit=null"]
     output = tmp_path / "run"
-    run_and_kill_after_checkpoint(train_command(recipe, output, *common, nproc=nproc), output, SAVE)
+    latest = run_and_kill_after_checkpoint(train_command(recipe, output, *common, nproc=nproc), output, SAVE)
+    assert SAVE <= latest < STEPS
     run_training(recipe, output, *common, "resume_from_checkpoint=auto", nproc=nproc)
-    assert json.loads((output / "summary.json").read_text())["resumed_from"].endswith(f"checkpoint-{SAVE}")
+    assert json.loads((output / "summary.json").read_text())["resumed_from"].endswith(f"checkpoint-{latest}")
     expected = read_loss_log(reference / "train_log.jsonl")
     resumed = read_loss_log(output / "train_log.jsonl")
-    after = list(range(SAVE + 1, STEPS + 1))
+    after = list(range(latest + 1, STEPS + 1))
     assert [resumed[s] for s in after] == [expected[s] for s in after]  # exactly the same numbers
 
 
