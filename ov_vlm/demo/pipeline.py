@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.errors import OVVLMError
 from ov_vlm.resources import resource_path
 
 from .console import LogProgress, last_line, run_logged
@@ -38,7 +39,7 @@ class DemoConfig:
     chat: bool = True
 
 
-class DemoError(RuntimeError):
+class DemoError(OVVLMError, RuntimeError):
     """A demo step failed (one line naming the step and where its log is)."""
 
 

@@ -12,7 +12,18 @@ from typing import Any
 
 from .world import QUESTION_TYPES, majority_baselines
 
-TOKENS = {"codec": "128 (K = 8 x 16 patches)", "frames": "128 (8 frames x 16)", "dense": "1,024 (64 frames x 16)"}
+
+def visual_tokens(model_dir: Path, mode: str) -> str:
+    """The LLM tokens one clip becomes in ``mode``, read off the trained model's token layout (its visual spec)."""
+    from ov_vlm.processing import OVVLMProcessor
+
+    layout = OVVLMProcessor.from_pretrained(model_dir).spec.video_layout(mode)
+    unit = "mosaics" if mode == "codec" else "frames"
+    per_grid = layout.rows * layout.cols // layout.merge**2
+    budget = f"K = {layout.frames} x {per_grid} patches" if mode == "codec" else f"{layout.frames} {unit} x {per_grid}"
+    return f"{layout.num_tokens:,} ({budget})"
+
+
 GROUPS = ("video", "image", "all")
 
 
@@ -106,7 +117,7 @@ def write_report(out: Path, modes: tuple[str, ...], seed: int | None = None) -> 
         "",
         f"Demo model (random init, trained here on CPU: stage 1 + stage 2{'' if seed is None else f', seed {seed}'}), "
         f"evaluated with lmms-eval on {counts['all']} held-out questions (one per clip or image).",
-        "Visual tokens per clip: " + "; ".join(f"{m} {TOKENS[m]}" for m in modes) + ".",
+        "Visual tokens per clip: " + "; ".join(f"{m} {visual_tokens(out / 'stage2_sft', m)}" for m in modes) + ".",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
