@@ -16,14 +16,15 @@ from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLVisionModel
 
 from ov_vlm.encoders.base import VisionEncoder, VisualFeatures, frames_of
 from ov_vlm.processing.image import ImagePreprocessor
+from ov_vlm.processing.layout import pixel_grid
 
 QWEN_MEAN = QWEN_STD = (0.5, 0.5, 0.5)
 
 
 def to_qwen_patches(image: torch.Tensor, patch: int, merge: int, temporal: int) -> tuple[torch.Tensor, int, int]:
     """[C, H, W] -> ([Hp * Wp, C * temporal * patch * patch] in 2 x 2-block order, Hp, Wp)."""
-    channels, height, width = image.shape
-    rows, cols = height // patch, width // patch
+    channels = image.shape[0]
+    _, rows, cols = pixel_grid(image.shape, patch)  # the processor's token layout rule
     if rows % merge or cols % merge:
         raise ValueError(f"qwen3_vit needs patch grids with sides divisible by {merge}, got {rows}x{cols}")
     grid = image[:, : rows * patch, : cols * patch].reshape(
