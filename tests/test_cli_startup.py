@@ -1,5 +1,5 @@
-"""The CLI starts fast: building the parser (``--help`` of any command) imports neither torch, transformers nor
-deepspeed, and ``ov-vlm codec`` runs without transformers or deepspeed (CPU-only preprocessing nodes)."""
+"""The CLI starts fast: building the parser (``--help`` of any command) imports neither torch, transformers,
+deepspeed nor numba, and ``ov-vlm codec`` runs without transformers or deepspeed (CPU-only preprocessing nodes)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from media import moving_object_clip
 
 from ov_vlm.cli.main import COMMANDS, main
 
-HEAVY = ("torch", "transformers", "deepspeed", "accelerate", "lmms_eval")
+HEAVY = ("torch", "transformers", "deepspeed", "accelerate", "lmms_eval", "numba")  # numba: the codec kernels
 
 PROBE = """
 import contextlib, io, json, sys

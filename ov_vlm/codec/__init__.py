@@ -7,13 +7,23 @@ selection.positions, selection.mosaics, selection.meta
 selection.save("out/clip")                         # mosaic_*.jpg, positions_thw.npy, frame_ids.npy, meta.json
 """
 
+from importlib import import_module
+
 from ov_vlm.media import VIDEO_EXTENSIONS, is_video_file, sample_frame_ids
 
-from .cache import CodecCache, default_root, fingerprint
 from .errors import CodecError
-from .pipeline import select_patches
 from .result import CodecSelection, is_complete
 from .settings import CodecSettings, parse_budget
+
+# imported on first use: the selection pipeline pulls in the compiled kernels (numba, llvmlite), which settings,
+# results and the command-line parser do not need
+_LAZY = {"select_patches": "pipeline", "CodecCache": "cache", "default_root": "cache", "fingerprint": "cache"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "VIDEO_EXTENSIONS",
