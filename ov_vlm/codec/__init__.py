@@ -25,6 +25,7 @@ def __getattr__(name: str):
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "VIDEO_EXTENSIONS",
     "CodecCache",
