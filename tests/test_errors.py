@@ -15,9 +15,10 @@ from ov_vlm.evaluation.suite import SuiteError
 from ov_vlm.model.inference import ModelLoadError
 from ov_vlm.processing import ConversationError, ImageLoadError, MediaError
 from ov_vlm.train.recipe import RecipeError
+from ov_vlm.utils.jsonl import JSONLError
 
 ERRORS = (CodecError, DataError, EvalError, SuiteError, ModelLoadError, ConversationError, ImageLoadError)
-ERRORS += (MediaError, RecipeError, ConfigError, UsageError)
+ERRORS += (MediaError, RecipeError, ConfigError, UsageError, JSONLError)
 
 
 @pytest.mark.parametrize("kind", ERRORS)

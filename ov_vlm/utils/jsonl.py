@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ov_vlm.errors import OVVLMError
 
-class JSONLError(ValueError):
+
+class JSONLError(OVVLMError, ValueError):
     """A line of a JSONL file is not JSON (the message names ``file:line``)."""
 
 
