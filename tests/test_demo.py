@@ -44,9 +44,12 @@ def world(tmp_path_factory) -> Path:
 
 
 def test_world_is_deterministic(world, tmp_path):
-    again = generate_world(tmp_path, SMALL, seed=7, train_modes=("codec", "frames"))
+    again = generate_world(tmp_path, SMALL, seed=7, train_modes=("codec", "frames"), workers=2)  # clips in parallel
     for name, path in again.items():
         assert path.read_text() == (world / f"{name}.jsonl").read_text(), name
+    media = sorted(p.name for p in (world / "media").iterdir())
+    assert media == sorted(p.name for p in (tmp_path / "media").iterdir())
+    assert all((world / "media" / n).read_bytes() == (tmp_path / "media" / n).read_bytes() for n in media)
     clip = "media/test-v0000.mp4"
     assert all(np.array_equal(a, b) for a, b in zip(decode(world / clip), decode(tmp_path / clip), strict=True))
     other = generate_world(tmp_path / "other", SMALL, seed=8)
@@ -128,6 +131,9 @@ def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert (out / "data" / "test.jsonl").is_file() and list((out / "codec").glob("*.png"))
     for stage in ("stage1_align", "stage2_sft"):
         assert (out / stage / "model.safetensors").is_file() and (out / stage / "run_info.json").is_file()
+    tower = json.loads((out / "stage0_tower" / "tower.json").read_text())  # the tower pretraining step's report
+    assert set(tower["held_out_accuracy"]) == {"codec", "frames"} and "tower pretraining: " in printed
+    assert "stage0_tower/tower.json" in (out / "report.md").read_text()
     for mode in ("codec", "frames"):
         result = json.loads((out / "eval" / mode / "result.json").read_text())
         assert result["settings"]["video_mode"] == mode and "motion_world" in result["scores"]
@@ -143,7 +149,8 @@ def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert all(0 <= v["all"] <= 100 and set(v) <= set(results["questions"]) for v in results["accuracy"].values())
     assert 0 <= results["baselines"]["majority"] <= 100
     steps = json.loads((out / "steps.json").read_text())
-    assert all(steps[s]["done"] for s in ("data", "codec", "stage1_align", "stage2_sft", "eval_codec", "report"))
+    done = ("data", "codec", "stage0_tower", "stage1_align", "stage2_sft", "eval_codec", "report")
+    assert all(steps[s]["done"] for s in done)
     for log in ("stage1_align", "stage2_sft", "chat"):
         assert (out / "logs" / f"{log}.log").is_file()
     assert "Warning" not in printed + captured.err and "{'loss'" not in printed  # third-party noise: in the logs
@@ -156,7 +163,7 @@ def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
 
     assert main(["demo", "--small", "--out", str(out), "--no-chat"]) == 0  # re-run: finished steps are reused
     again = capsys.readouterr().out
-    assert again.count("done already") == 7
+    assert again.count("done already") == 8
 
 
 def test_codec_tokens_show_the_moving_shape(world):

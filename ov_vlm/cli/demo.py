@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
 def reduce(config) -> None:
     """The reduced demo (tests, a quick look): a few clips, a few steps."""
+    from ov_vlm.demo.tower import TowerSettings
     from ov_vlm.demo.world import WorldSpec
 
+    config.tower = TowerSettings(steps=3, batch_size=4, warmup_steps=1)
     config.world = WorldSpec(
         frames=32, videos={"train": 24, "val": 4, "test": 8}, images={"train": 8, "val": 2, "test": 4}
     )

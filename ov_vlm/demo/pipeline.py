@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -18,12 +20,14 @@ from ov_vlm.errors import OVVLMError
 from ov_vlm.resources import resource_path
 
 from .console import LogProgress, last_line, run_logged
+from .tower import TowerSettings
 from .world import WorldSpec
 
 RECIPES = resource_path("recipes", "demo")
 MODEL_PRESET = resource_path("presets", "demo.yaml")  # the demo model and visual settings, its codec selection
 MODES = ("codec", "frames", "dense")
 DEFAULT_MODES = ("codec", "frames")  # dense (64 frames) is not trained on: 8x the tokens per clip
+WORKERS = min(2, os.cpu_count() or 1)  # processes for the world's clips and their codec selection (a laptop's cores)
 
 
 @dataclass
@@ -31,6 +35,7 @@ class DemoConfig:
     out: Path = Path("runs/demo")
     seed: int = 0
     world: WorldSpec = field(default_factory=WorldSpec)
+    tower: TowerSettings = field(default_factory=TowerSettings)
     stage1: list[str] = field(default_factory=list)  # recipe overrides (key=value)
     stage2: list[str] = field(default_factory=list)
     modes: tuple[str, ...] = DEFAULT_MODES
@@ -70,7 +75,9 @@ def step_data(config: DemoConfig) -> dict[str, Path]:
     spec = config.world
     total = sum(spec.videos.values()) + sum(spec.images.values())
     with tqdm(total=total, desc="motion world", unit="clip") as bar:
-        written = generate_world(config.out / "data", spec, config.seed, bar.update, train_modes=("codec", "frames"))
+        written = generate_world(
+            config.out / "data", spec, config.seed, bar.update, train_modes=("codec", "frames"), workers=WORKERS
+        )
     lines = written["train"].read_text().splitlines()
     written["train_images"] = config.out / "data" / "train_images.jsonl"  # stage 1: the still images first
     written["train_images"].write_text("".join(line + "\n" for line in lines if "image" in json.loads(line)))
@@ -85,27 +92,47 @@ def codec_settings():
     return CodecSettings.from_dict(load_preset(MODEL_PRESET).visual_spec.get("codec", {}))
 
 
+def _cache_selection(root: Path, video: Path, settings) -> None:
+    from ov_vlm.codec import CodecCache
+
+    CodecCache(root).select(video, settings)
+
+
 def step_codec(config: DemoConfig) -> list[Path]:
     """Codec selections of every clip into the shared cache (training and evaluation read it), plus pictures."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from tqdm.auto import tqdm
 
-    from ov_vlm.codec import CodecCache
     from ov_vlm.codec.pipeline import select_patches
     from ov_vlm.codec.viz import save_visualization
 
-    cache, settings = CodecCache(config.out / "codec_cache"), codec_settings()
+    root, settings = config.out / "codec_cache", codec_settings()
     videos = sorted((config.out / "data" / "media").glob("*.mp4"))
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with (
+        ProcessPoolExecutor(WORKERS, mp_context=context) as pool,
+        tqdm(total=len(videos), desc="codec selection", unit="video") as bar,
+    ):
+        for _ in pool.map(_cache_selection, [root] * len(videos), videos, [settings] * len(videos), chunksize=8):
+            bar.update()
     pictures = []
-    test_videos = [v for v in videos if v.name.startswith("test-")][: config.viz_videos]
-    for video in tqdm(videos, desc="codec selection", unit="video"):
-        selection = cache.select(video, settings)
-        if video in test_videos:
-            if selection.scores is None:  # from the cache: pictures need the in-memory scores and frames
-                selection = select_patches(video, settings)
-            target = config.out / "codec" / f"{video.stem}.png"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            pictures.append(save_visualization(selection, target, thumb=160, title=video.name))
+    for video in [v for v in videos if v.name.startswith("test-")][: config.viz_videos]:
+        target = config.out / "codec" / f"{video.stem}.png"  # pictures need the in-memory scores and frames
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pictures.append(save_visualization(select_patches(video, settings), target, thumb=160, title=video.name))
     return pictures
+
+
+def step_tower(config: DemoConfig) -> Path:
+    """Pretrain the fresh demo model's vision tower and projector on the training clips (``stage0_tower``)."""
+    from .tower import pretrain_tower, summary_line
+
+    out = config.out / "stage0_tower"
+    codec_cache = config.out / "codec_cache"
+    report = pretrain_tower(config.out / "data", out, MODEL_PRESET, codec_cache, config.seed, config.tower)
+    say(f"    {summary_line(report)}")
+    return out
 
 
 def step_train(stage: str, config: DemoConfig) -> Path:
@@ -114,7 +141,8 @@ def step_train(stage: str, config: DemoConfig) -> Path:
     data = config.out / "data"
     seed = [f"train.seed={config.seed}"]
     if stage == "stage1_align":
-        overrides = [f"model.preset={MODEL_PRESET}", f"data.train={data / 'train_images.jsonl'}", *config.stage1]
+        start = config.out / "stage0_tower"
+        overrides = [f"init_from={start}", f"data.train={data / 'train_images.jsonl'}", *config.stage1]
     else:
         overrides = [f"data.train={data / 'train.jsonl'}", f"init_from={config.out / 'stage1_align'}", *config.stage2]
     overrides += [*seed, f"output_dir={out}", f"data.codec_cache={config.out / 'codec_cache'}"]
@@ -202,6 +230,8 @@ STEP_TEXT = {
     "format.",
     "codec": "2/6 Codec selection: motion vectors + residuals pick the salient patches of each clip (pictures in "
     "codec/).",
+    "stage0_tower": "3/6 Tower pretraining: the vision tower learns to tell the world's clusters apart (colour, shape, "
+    "direction, stops of the moving shape) before any language.",
     "stage1_align": "3/6 Stage 1 on the still images first: every part, colour and shape questions (DeepSpeed ZeRO-2 "
     "on CPU).",
     "stage2_sft": "3/6 Stage 2 instruction tuning: every part, on motion questions, codec and frames input alike.",
@@ -227,6 +257,7 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] = say) -> Path:
             [out / "data" / n for n in ("test.jsonl", "train.jsonl", "train_images.jsonl")],
         ),
         ("codec", lambda: step_codec(config), [out / "codec"]),
+        ("stage0_tower", lambda: step_tower(config), [out / "stage0_tower" / "model.safetensors"]),
         ("stage1_align", lambda: step_train("stage1_align", config), [out / "stage1_align" / "model.safetensors"]),
         ("stage2_sft", lambda: step_train("stage2_sft", config), [out / "stage2_sft" / "model.safetensors"]),
     ]

@@ -104,6 +104,19 @@ def _key(order: list[str]):
     return lambda item: order.index(item[0]) if item[0] in order else len(order)
 
 
+def _tower_lines(out: Path) -> list[str]:
+    """What the tower pretraining step reached (its linear read-out of the pooled tokens), if it ran."""
+    path = out / "stage0_tower" / "tower.json"
+    if not path.is_file():
+        return []
+    from .tower import summary_line
+
+    return [
+        "",
+        summary_line(json.loads(path.read_text())).replace("; details in tower.json", " (stage0_tower/tower.json)."),
+    ]
+
+
 def write_report(out: Path, modes: tuple[str, ...], seed: int | None = None) -> Path:
     """``report.md``, ``results.json`` and ``results.png`` in ``out``; returns the report path."""
     from ov_vlm.evaluation.chart import bar_chart
@@ -115,9 +128,11 @@ def write_report(out: Path, modes: tuple[str, ...], seed: int | None = None) -> 
     lines = [
         "# ov-vlm demo: codec patches vs uniform frames on the motion world",
         "",
-        f"Demo model (random init, trained here on CPU: stage 1 + stage 2{'' if seed is None else f', seed {seed}'}), "
+        "Demo model (random init, trained here on CPU: tower pretraining + stage 1 + stage 2"
+        f"{'' if seed is None else f', seed {seed}'}), "
         f"evaluated with lmms-eval on {counts['all']} held-out questions (one per clip or image).",
         "Visual tokens per clip: " + "; ".join(f"{m} {visual_tokens(out / 'stage2_sft', m)}" for m in modes) + ".",
+        *_tower_lines(out),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",

@@ -10,6 +10,9 @@ Everything is drawn from a seeded generator (deterministic) and written in the r
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,8 +68,8 @@ class WorldSpec:
     size: int = 64
     frames: int = 48
     fps: int = 12
-    videos: dict = field(default_factory=lambda: {"train": 960, "val": 16, "test": 480})
-    images: dict = field(default_factory=lambda: {"train": 240, "val": 8, "test": 64})
+    videos: dict = field(default_factory=lambda: {"train": 3000, "val": 16, "test": 480})
+    images: dict = field(default_factory=lambda: {"train": 800, "val": 8, "test": 64})
     two_mover_share: float = 0.25
     pan_share: float = 0.3
     water_share: float = 0.3
@@ -233,18 +236,22 @@ def image_questions(shape: str, color: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def _write_clip(out: Path, split: str, n: int, rng, spec: WorldSpec, index: int) -> tuple[dict, dict]:
-    """One video clip: its QA record and its caption record."""
+def _plan_clip(split: str, n: int, rng, spec: WorldSpec, index: int) -> tuple[dict, dict, Scene]:
+    """One video clip's scene, QA record and caption record (all the random draws; the rendering comes later)."""
     scene = make_scene(rng, spec, two_movers=bool(rng.random() < spec.two_mover_share))
     name = f"{split}-v{n:04d}.mp4"
-    write_video(out / "media" / name, [render(scene, t) for t in range(spec.frames)], spec.fps)
     truth = asdict(scene)
     turns = _turns(rng, video_questions(scene), index, n)
     qa = _record(f"{split}-v{n:04d}", "video", f"media/{name}", turns, truth)
     cap = _record(
         f"{split}-v{n:04d}-cap", "video", f"media/{name}", [("caption", "Describe the video.", caption(scene))], truth
     )
-    return qa, cap
+    return qa, cap, scene
+
+
+def render_clip(path: Path, scene: Scene, fps: int) -> None:
+    """Render and encode one planned clip (pure: the same bytes in any process)."""
+    write_video(path, [render(scene, t) for t in range(scene.frames)], fps)
 
 
 def _write_image(out: Path, split: str, n: int, rng, spec: WorldSpec, index: int) -> tuple[dict, dict]:
@@ -256,7 +263,7 @@ def _write_image(out: Path, split: str, n: int, rng, spec: WorldSpec, index: int
     scene.distractors = [(shape, color, x, y)]
     name = f"{split}-i{n:04d}.png"
     Image.fromarray(render(scene, 0)).save(out / "media" / name)
-    truth = {"shape": shape, "color": color, "x": x, "y": y, "side": side}
+    truth = {"shape": shape, "color": color, "x": x, "y": y, "side": side, "size": spec.size}
     questions = image_questions(shape, color)
     turns = _turns(rng, questions, index, n) if index == SPLITS["train"] else [questions[(n + 1) % 2]]
     qa = _record(f"{split}-i{n:04d}", "image", f"media/{name}", turns, truth)
@@ -276,35 +283,63 @@ def generate_world(
     seed: int = 0,
     progress=None,
     train_modes: tuple[str, ...] = (),
+    workers: int = 1,
 ) -> dict[str, Path]:
     """Write ``media/`` and, per split, ``<split>.jsonl`` (QA) plus ``<split>_captions.jsonl`` (alignment).
 
     ``train_modes`` (e.g. ``("codec", "frames")``) gives the training videos a ``video_mode`` in turn, so one model
     learns both inputs. Returns the JSONL paths by name. ``progress(n)`` is called after each clip or image.
+    ``workers`` > 1 renders and encodes the clips in that many processes (the output is the same).
     """
     spec = spec or WorldSpec()
     out = Path(out_dir)
     (out / "media").mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for split, index in SPLITS.items():
-        rng = np.random.default_rng([seed, index])
-        qa, captions = [], []
-        for count, write in ((spec.videos[split], _write_clip), (spec.images[split], _write_image)):
-            for n in range(count):
-                record, cap = write(out, split, n, rng, spec, index)
+    with _renderer(workers) as render_async:
+        for split, index in SPLITS.items():
+            rng = np.random.default_rng([seed, index])
+            qa, captions, pending = [], [], []
+            for n in range(spec.videos[split]):  # the draws stay in order; rendering runs in parallel
+                record, cap, scene = _plan_clip(split, n, rng, spec, index)
+                qa.append(record)
+                captions.append(cap)
+                pending.append(render_async(out / record["video"], scene, spec.fps))
+            for n in range(spec.images[split]):
+                record, cap = _write_image(out, split, n, rng, spec, index)
                 qa.append(record)
                 captions.append(cap)
                 if progress:
                     progress(1)
-        for name, records in ((split, qa), (f"{split}_captions", captions)):
-            if split == "train" and train_modes:
-                videos = [r for r in records if "video" in r]
-                for n, record in enumerate(videos):
-                    record["video_mode"] = train_modes[n % len(train_modes)]
-            path = out / f"{name}.jsonl"
-            path.write_text("".join(json.dumps(r) + "\n" for r in records))
-            written[name] = path
+            for job in pending:
+                job.result()  # a failed render raises here (the demo step then re-runs whole)
+                if progress:
+                    progress(1)
+            for name, records in ((split, qa), (f"{split}_captions", captions)):
+                if split == "train" and train_modes:
+                    videos = [r for r in records if "video" in r]
+                    for n, record in enumerate(videos):
+                        record["video_mode"] = train_modes[n % len(train_modes)]
+                path = out / f"{name}.jsonl"
+                path.write_text("".join(json.dumps(r) + "\n" for r in records))
+                written[name] = path
     return written
+
+
+@contextmanager
+def _renderer(workers: int):
+    """``submit(path, scene, fps)`` -> a future: in ``workers`` processes (forked) or, with one, right away."""
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        done = Future()
+        done.set_result(None)
+
+        def now(path, scene, fps):
+            render_clip(path, scene, fps)
+            return done
+
+        yield now
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield lambda path, scene, fps: pool.submit(render_clip, path, scene, fps)
 
 
 def majority_baselines(train: list[dict], test: list[dict]) -> dict[str, Any]:
