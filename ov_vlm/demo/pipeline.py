@@ -125,13 +125,20 @@ def step_codec(config: DemoConfig) -> list[Path]:
 
 
 def step_tower(config: DemoConfig) -> Path:
-    """Pretrain the fresh demo model's vision tower and projector on the training clips (``stage0_tower``)."""
-    from .tower import pretrain_tower, summary_line
-
-    out = config.out / "stage0_tower"
-    codec_cache = config.out / "codec_cache"
-    report = pretrain_tower(config.out / "data", out, MODEL_PRESET, codec_cache, config.seed, config.tower)
-    say(f"    {summary_line(report)}")
+    """Pretrain the fresh demo model's vision tower and projector on the training clips (``stage0_tower``), in its
+    own process (``python -m ov_vlm.demo.tower``); its output goes to a log."""
+    out, log = config.out / "stage0_tower", config.out / "logs" / "stage0_tower.log"
+    command = [sys.executable, "-m", "ov_vlm.demo.tower", str(config.out / "data"), str(out)]
+    command += ["--codec-cache", str(config.out / "codec_cache"), "--preset", str(MODEL_PRESET)]
+    command += [f"--seed={config.seed}"]
+    for item in dataclasses.fields(config.tower):
+        value = getattr(config.tower, item.name)
+        command.append(f"--{item.name.replace('_', '-')}={int(value) if isinstance(value, bool) else value}")
+    say(f"    $ python -m ov_vlm.demo.tower ... (full log: {log})")
+    code = run_logged(command, log, "tower")
+    if code != 0 or not (out / "model.safetensors").is_file():
+        raise DemoError(f"tower pretraining failed (exit {code}); see {log}")
+    say(f"    {last_line(log, 'tower pretraining:') or 'tower pretrained'}")
     return out
 
 
@@ -232,9 +239,10 @@ STEP_TEXT = {
     "codec/).",
     "stage0_tower": "3/6 Tower pretraining: the vision tower learns to tell the world's clusters apart (colour, shape, "
     "direction, stops of the moving shape) before any language.",
-    "stage1_align": "3/6 Stage 1 on the still images first: every part, colour and shape questions (DeepSpeed ZeRO-2 "
-    "on CPU).",
-    "stage2_sft": "3/6 Stage 2 instruction tuning: every part, on motion questions, codec and frames input alike.",
+    "stage1_align": "3/6 Stage 1 on the still images first: projector and LLM (tower frozen), colour and shape "
+    "questions (DeepSpeed ZeRO-2 on CPU).",
+    "stage2_sft": "3/6 Stage 2 instruction tuning: projector and LLM (tower frozen), on all questions, codec and "
+    "frames input alike.",
     "eval": "4/6 Evaluation through lmms-eval on the held-out split: codec top-K vs uniform frames, 128 tokens per "
     "clip each.",
     "report": "5/6 Results table and plot.",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ CELL_ATTRIBUTES: dict[str, tuple[str, ...]] = {  # per token: what the shape cen
 class TowerSettings:
     """The pretraining run: AdamW at a constant rate after a short warm-up, batches of visuals."""
 
-    steps: int = 300
+    steps: int = 1000
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup_steps: int = 20
@@ -261,7 +262,8 @@ def pretrain_tower(
     train = read_jsonl(data / "train.jsonl")
     test = read_jsonl(data / "test.jsonl")
     started = time.perf_counter()
-    with tqdm(total=len(train) + 2 * len(test), desc="tower inputs", unit="visual") as bar:
+    quiet = not sys.stderr.isatty()  # in a log (the demo) only the steps' bar, which the demo's terminal follows
+    with tqdm(total=len(train) + 2 * len(test), desc="tower inputs", unit="visual", disable=quiet) as bar:
         visuals = encode_visuals(train, processor, data, bar.update)
         held_out = {
             mode: encode_visuals(test, processor.with_overrides(video_mode=mode), data, bar.update)
@@ -298,3 +300,29 @@ def summary_line(report: dict) -> str:
         f"tower pretraining: {report['settings']['steps']} steps in {report['seconds']:.0f} s; held-out clusters, "
         f"codec input (chance): {shown}; details in tower.json"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ov_vlm.demo.tower DATA OUT``: the demo's step 3 on its own (``ov-vlm demo`` runs it so)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ov_vlm.demo.tower", description=main.__doc__)
+    parser.add_argument("data", type=Path, help="world folder (train.jsonl, test.jsonl, media/)")
+    parser.add_argument("out", type=Path, help="model folder to write (stage 1 starts from it)")
+    parser.add_argument("--codec-cache", type=Path, required=True, help="codec selections of the world's clips")
+    parser.add_argument("--preset", type=Path, required=True, help="the demo model preset")
+    parser.add_argument("--seed", type=int, default=0)
+    defaults = TowerSettings()
+    for field in dataclasses.fields(TowerSettings):
+        default = getattr(defaults, field.name)
+        kind = (lambda text: text.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)
+        parser.add_argument("--" + field.name.replace("_", "-"), type=kind, default=default)
+    args = parser.parse_args(argv)
+    settings = TowerSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TowerSettings)})
+    report = pretrain_tower(args.data, args.out, args.preset, args.codec_cache, args.seed, settings)
+    print(summary_line(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
