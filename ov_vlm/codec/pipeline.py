@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ov_vlm.media import VideoSource, sample_frame_ids, time_slots
 
@@ -47,11 +48,18 @@ def luma(frame: av.VideoFrame) -> np.ndarray:
     return frame.to_ndarray(format="gray")
 
 
-def letterboxed_rgb(frame: av.VideoFrame, geometry: CanvasGeometry, out: np.ndarray | None = None) -> np.ndarray:
+def letterboxed_rgb(
+    frame: av.VideoFrame,
+    geometry: CanvasGeometry,
+    out: np.ndarray | None = None,
+    reformatter: VideoReformatter | None = None,
+) -> np.ndarray:
     """The frame scaled onto its content box and centred on a black canvas: uint8 [C, C, 3] (written into
-    ``out`` when given; its padding must already be black)."""
+    ``out`` when given; its padding must already be black). A ``reformatter`` kept across the frames of a clip
+    reuses its scaler instead of setting one up per frame (same pixels)."""
     height, width = geometry.content_height, geometry.content_width
-    scaled = frame.reformat(
+    scaled = (reformatter or VideoReformatter()).reformat(
+        frame,
         width=width,
         height=height,
         format="rgb24",
@@ -238,6 +246,7 @@ def _analyse_sampled(
     recent: deque[av.VideoFrame] = deque(maxlen=1)
     anchors: deque[av.VideoFrame] = deque(maxlen=3)
     decoded = with_vectors = 0
+    scaler = VideoReformatter()
     last: tuple[int, av.VideoFrame, list[av.VideoFrame]] | None = None
     frames = source.frames()
     try:
@@ -247,7 +256,7 @@ def _analyse_sampled(
             if index in wanted:
                 slots = wanted[index]
                 result = analyse_frame(frame, candidates, geometry, settings)
-                letterboxed_rgb(frame, geometry, out=canvases[slots[0]])
+                letterboxed_rgb(frame, geometry, canvases[slots[0]], scaler)
                 for t in slots:
                     scores[t], moving[t], filled[t] = result.scores, result.moving_share, True
                     if t != slots[0]:
@@ -268,7 +277,7 @@ def _analyse_sampled(
     if len(missing):  # the stream holds fewer frames than its packets promised: use its last frame
         index, frame, candidates = last
         result = analyse_frame(frame, candidates, geometry, settings)
-        letterboxed_rgb(frame, geometry, out=canvases[missing[0]])
+        letterboxed_rgb(frame, geometry, canvases[missing[0]], scaler)
         for t in missing:
             scores[t], moving[t], frame_ids[t] = result.scores, result.moving_share, index
             canvases[t] = canvases[missing[0]]
@@ -296,12 +305,9 @@ def reference_scores(
     motion = reference.motion_energy(grid, settings.compensation, settings.mv_percentile, settings.mv_floor)
     if levels is None:
         fused = reference.fused_map(motion, None, settings.mv_weight, settings.residual_weight)
-    else:
-        fused = reference.residual_fused(
-            motion, levels, settings.residual_percentile, settings.residual_floor, settings.mv_weight,
-            settings.residual_weight,
-        )  # fmt: skip
-    return reference.letterbox_scores(fused, geometry)
+        return reference.letterbox_scores(fused, geometry)
+    resized = reference.residual_resized(motion, levels, settings, geometry.content_height, geometry.content_width)
+    return reference.padded_sums(resized, geometry)
 
 
 def _moving_share(grid: np.ndarray, levels: np.ndarray | None) -> float:
@@ -333,6 +339,7 @@ def _analyse_reference(
     shares: dict[int, float] = {}
     decoded = with_vectors = 0
     last_index = -1
+    scaler = VideoReformatter()
 
     def finish(index: int, residual: np.ndarray | None) -> None:
         """Score a sampled frame once its residual is known and fill its slots."""
@@ -365,7 +372,7 @@ def _analyse_reference(
                 grids[index] = reference.whole_pel_grid(vectors, frame.height, frame.width)
                 shares[index] = _moving_share(grids[index], None)
                 with_vectors += vectors is not None and len(vectors) > 0
-                letterboxed_rgb(frame, geometry, out=canvases[wanted[index][0]])
+                letterboxed_rgb(frame, geometry, canvases[wanted[index][0]], scaler)
             if emulator is None:
                 if is_wanted:
                     finish(index, None)
