@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 
@@ -272,3 +273,23 @@ def test_kernels_work_without_a_writable_cache():
     done = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_a_cold_kernel_cache_is_detected(tmp_path, monkeypatch):
+    """The compile notice's test: a kernel without a cache index is cold, and warm once its first call saved it."""
+    source = "from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n"
+    (tmp_path / "cold_kernel.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import cold_kernel
+
+    assert kernels.cache_is_cold(cold_kernel.twice)
+    assert cold_kernel.twice(3) == 6
+    assert not kernels.cache_is_cold(cold_kernel.twice)
+    assert not kernels.cache_is_cold(numba.njit(lambda x: x))  # compiled in memory: nothing to say
+
+
+def test_the_compile_notice_is_printed_only_for_a_cold_cache(monkeypatch, capsys):
+    for cold in (False, True):
+        monkeypatch.setattr(kernels, "cache_is_cold", lambda cold=cold: cold)
+        assert kernels.announce_compile.__wrapped__() is cold
+        assert capsys.readouterr().err == (kernels.COMPILE_NOTICE + "\n" if cold else "")

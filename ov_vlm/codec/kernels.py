@@ -3,15 +3,19 @@
 Planes are uint8 and padded to whole 8 x 8 luma blocks; every read is clamped into its plane, which is exactly
 H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell) and are
 handled per 8 x 8 block: the reference frame is chosen per block, and a chroma 4 x 4 block lies under one block.
-The kernels are compiled on first use and cached on disk, so the compile (about 30 s) is paid once per machine;
+The kernels are compiled on first use and cached on disk, so the compile (about 40 s) is paid once per machine;
 where no cache can be written (a read-only install and home), they are compiled in memory once per process.
 Helpers that allocate nothing are compiled without reference counting (``_nrt=False``): in the per-block calls
 it costs more than the arithmetic. The block loop (`_emulate_blocks`) has its helpers inlined (``inline="always"``):
 a call passing a dozen arrays costs more than an 8 x 8 block's arithmetic; only the luma interpolation
-(`luma_block`) stays a call, since inlining it at every use multiplies the compile time (to minutes).
+(`luma_block`) and the B-frames' `_future` stay calls, since inlining them at every use multiplies the compile
+time (to minutes).
 """
 
 from __future__ import annotations
+
+import functools
+import sys
 
 import numpy as np
 from numba import njit as _numba_njit
@@ -34,6 +38,32 @@ def njit(**options):
             return _numba_njit(**options)(function)
 
     return compile_
+
+
+COMPILE_NOTICE = "ov-vlm: compiling the codec kernels (first use on this machine, about 40 s) ..."
+
+
+def cache_is_cold(function=None) -> bool:
+    """Whether ``function`` (default: `emulate_inter`, the largest kernel) has no fresh copy in numba's on-disk
+    cache, so that its first call compiles it: its cache index is missing or stale. False where nothing is
+    cached (kernels compiled in memory) or numba's cache internals differ from what is read here."""
+    cache_file = getattr(getattr(function or emulate_inter, "_cache", None), "_cache_file", None)
+    if cache_file is None:
+        return False
+    try:
+        return not cache_file._load_index()
+    except Exception:  # a private numba API: any surprise means no notice, never a failure
+        return False
+
+
+@functools.cache
+def announce_compile() -> bool:
+    """Print `COMPILE_NOTICE` on stderr, once per process, when the kernels are about to be compiled (a cold
+    cache); returns whether it did."""
+    if not cache_is_cold():
+        return False
+    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+    return True
 
 
 CODED_SUM = 48  # 16 samples x 3 grey levels: sum of |error| of a 4 x 4 block above which it counts as coded
@@ -160,10 +190,9 @@ def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
         wa, wb = np.int32((8 - fy) * (8 - fx)), np.int32((8 - fy) * fx)  # the bilinear weights, expanded
         wc, wd = np.int32(fy * (8 - fx)), np.int32(fy * fx)  # (integer arithmetic: the same values)
         for i in range(side):
-            upper, lower = src[y0 + i], src[y0 + i + 1]
             for j in range(side):
-                a, b = np.int32(upper[x0 + j]), np.int32(upper[x0 + j + 1])
-                c, d = np.int32(lower[x0 + j]), np.int32(lower[x0 + j + 1])
+                a, b = np.int32(src[y0 + i, x0 + j]), np.int32(src[y0 + i, x0 + j + 1])
+                c, d = np.int32(src[y0 + i + 1, x0 + j]), np.int32(src[y0 + i + 1, x0 + j + 1])
                 out[oy + i, ox + j] = (wa * a + wb * b + wc * c + wd * d + 32) >> 6
         return
     for i in range(side):
@@ -228,9 +257,11 @@ def pad_into(source, out):
     """``out[r, c] = source[min(r, h - 1), min(c, w - 1)]``: a plane edge-padded at the bottom and right."""
     height, width = source.shape
     for r in range(out.shape[0]):
-        row = min(r, height - 1)
-        for c in range(out.shape[1]):
-            out[r, c] = source[row, min(c, width - 1)]
+        row, target = source[min(r, height - 1)], out[r]
+        for c in range(width):
+            target[c] = row[c]
+        for c in range(width, out.shape[1]):
+            target[c] = row[width - 1]
 
 
 @njit()
@@ -241,18 +272,23 @@ def swapped_levels(y, c, height, width):
     k_y, k_rv, k_gu, k_gv = np.float32(1.164), np.float32(1.596), np.float32(0.391), np.float32(0.813)
     k_bu, w_b, w_g, w_r = np.float32(2.018), np.float32(0.299), np.float32(0.587), np.float32(0.114)
     zero, top, mid, black = np.float32(0.0), np.float32(255.0), np.float32(128.0), np.float32(16.0)
+    terms = np.empty((4, width), dtype=np.float32)  # a chroma row's products, per column: contiguous rows let
+    rv, gu, gv, bu = terms[0], terms[1], terms[2], terms[3]  # the compiler vectorise the per-pixel loop
     for r in range(height):
-        for pair in range((width + 1) >> 1):  # one chroma sample: its products once for its two columns
-            cu = np.float32(c[0, r >> 1, pair]) - mid
-            cv = np.float32(c[1, r >> 1, pair]) - mid
-            rv, gu, gv, bu = k_rv * cv, k_gu * cu, k_gv * cv, k_bu * cu
-            for col in range(2 * pair, min(2 * pair + 2, width)):
-                base = k_y * (np.float32(y[r, col]) - black)
-                red = min(max(np.rint(base + rv), zero), top)
-                green = min(max(np.rint(base - gu - gv), zero), top)
-                blue = min(max(np.rint(base + bu), zero), top)
-                luma = np.int32(min(max(np.rint(w_b * blue + w_g * green + w_r * red), zero), top))
-                out[r, col] = abs(luma - 128)
+        if r % 2 == 0:
+            row_u, row_v = c[0, r >> 1], c[1, r >> 1]
+            for col in range(width):
+                cu = np.float32(row_u[col >> 1]) - mid
+                cv = np.float32(row_v[col >> 1]) - mid
+                rv[col], gu[col], gv[col], bu[col] = k_rv * cv, k_gu * cu, k_gv * cv, k_bu * cu
+        row_y, row_out = y[r], out[r]
+        for col in range(width):
+            base = k_y * (np.float32(row_y[col]) - black)
+            red = min(max(np.rint(base + rv[col]), zero), top)
+            green = min(max(np.rint(base - gu[col] - gv[col]), zero), top)
+            blue = min(max(np.rint(base + bu[col]), zero), top)
+            luma = np.int32(min(max(np.rint(w_b * blue + w_g * green + w_r * red), zero), top))
+            row_out[col] = abs(luma - 128)
     return out
 
 
@@ -304,8 +340,12 @@ def fused_resized(levels, motion, scale, mv_weight, residual_weight, xtaps, ytap
     evaluating the fused map only at the pixels the taps read: float32 [len(y0), len(x0)]."""
     x0, x1, wx0, wx1 = xtaps
     y0, y1, wy0, wy1 = ytaps
+    zero, one = np.float32(0.0), np.float32(1.0)
     scale32, w_mv, w_res = np.float32(scale), np.float32(mv_weight), np.float32(residual_weight)
     total = np.float32(mv_weight + residual_weight)
+    weighted = np.empty(256, dtype=np.float32)  # w_res * clip(level / scale, 0, 1) of each level
+    for level in range(256):
+        weighted[level] = w_res * min(max(np.float32(level) / scale32, zero), one)
     rows = np.zeros((levels.shape[0], len(x0)), dtype=np.float32)
     done = np.zeros(levels.shape[0], dtype=np.bool_)
     out = np.empty((len(y0), len(x0)), dtype=np.float32)
@@ -313,12 +353,14 @@ def fused_resized(levels, motion, scale, mv_weight, residual_weight, xtaps, ytap
         for r in (y0[i], y1[i]):
             if not done[r]:
                 done[r] = True
+                line, cells, target = levels[r], motion[r >> 2], rows[r]
                 for j in range(len(x0)):
-                    first = _fused(levels, motion, r, x0[j], scale32, w_mv, w_res, total)
-                    second = _fused(levels, motion, r, x1[j], scale32, w_mv, w_res, total)
-                    rows[r, j] = first * wx0[j] + second * wx1[j]
+                    first = min(max((w_mv * cells[x0[j] >> 2] + weighted[line[x0[j]]]) / total, zero), one)
+                    second = min(max((w_mv * cells[x1[j] >> 2] + weighted[line[x1[j]]]) / total, zero), one)
+                    target[j] = first * wx0[j] + second * wx1[j]
+        upper, lower, target = rows[y0[i]], rows[y1[i]], out[i]
         for j in range(len(x0)):
-            out[i, j] = rows[y0[i], j] * wy0[i] + rows[y1[i], j] * wy1[i]
+            target[j] = upper[j] * wy0[i] + lower[j] * wy1[i]
     return out
 
 
@@ -356,28 +398,12 @@ def _uniform(flow, br, bc):
 
 
 @njit(_nrt=False, inline="always")
-def _whole_copy(plane, px, py, out):
-    """The 8 x 8 luma prediction at whole-pel (``px``, ``py``) quarter pels lying inside ``plane``, copied into
-    ``out`` (what `luma_block` makes there); False, doing nothing, for any other position."""
-    x0, y0 = px >> 2, py >> 2
-    if (px | py) & 3 or x0 < 0 or y0 < 0 or x0 + 8 > plane.shape[1] or y0 + 8 > plane.shape[0]:
-        return False
-    for i in range(8):
-        row = plane[y0 + i]
-        for j in range(8):
-            out[i, j] = row[x0 + j]
-    return True
-
-
-@njit(_nrt=False, inline="always")
 def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
     """Luma predictions ``out`` [8, 8] of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from
     anchor ``slot`` (which: 0 its decoded, 1 its patched picture); one 8 x 8 block when they share a vector."""
     y, x = 2 * br, 2 * bc
     if cells == 15 and _uniform(flow, br, bc):
-        px, py = x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1]
-        if not _whole_copy(store_y[slot, which], px, py, out):
-            luma_block(store_y, slot, which, px, py, 8, scratch, out, 0, 0)
+        luma_block(store_y, slot, which, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
         return
     for n in range(4):
         if (cells >> n) & 1:
@@ -633,7 +659,7 @@ def _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums):
                 _write_chroma(cur_v, 4 * br, 4 * bc, inter, need_v, clean_v, drifted_v, out_v)
 
 
-@njit(_nrt=False, inline="always")
+@njit(_nrt=False)
 def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, luma_cells, chroma_cells, scratch,
             luma, colour, w1):  # fmt: skip
     """Blend the next anchor's prediction (``which``: 0 clean, 1 patched) into ``luma[which]`` over

@@ -330,6 +330,7 @@ def _analyse_reference(
 
     Slots that repeat a frame id copy its results; slots past the end of a truncated stream reuse the last frame.
     """
+    kernels.announce_compile()
     scores, canvases, moving, filled = _empty_slots(frame_ids, geometry)
     wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
