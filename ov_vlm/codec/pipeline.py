@@ -310,12 +310,16 @@ def reference_scores(
     return reference.padded_sums(resized, geometry)
 
 
-def _moving_share(grid: np.ndarray, levels: np.ndarray | None) -> float:
-    """Share of 4 x 4 cells with a compensated vector >= MOVING_MV or a residual level >= MOVING_RESIDUAL."""
+def _moving_vectors(grid: np.ndarray) -> np.ndarray:
+    """The 4 x 4 cells with a compensated vector >= MOVING_MV: bool [H/4, W/4]."""
     vx, vy = grid[..., 0] - np.median(grid[..., 0]), grid[..., 1] - np.median(grid[..., 1])
-    moving = np.hypot(vx, vy) >= MOVING_MV
+    return np.hypot(vx, vy) >= MOVING_MV
+
+
+def _moving_share(moving: np.ndarray, levels: np.ndarray | None) -> float:
+    """Share of 4 x 4 cells ``moving`` (`_moving_vectors`) or with a residual level >= MOVING_RESIDUAL."""
     if levels is not None:
-        moving |= kernels.moving_cells(levels, *moving.shape, int(np.ceil(MOVING_RESIDUAL)))
+        moving = moving | kernels.moving_cells(levels, *moving.shape, int(np.ceil(MOVING_RESIDUAL)))
     return float(moving.mean())
 
 
@@ -337,16 +341,17 @@ def _analyse_reference(
     use_residual = settings.residual_weight > 0
     emulator = PatchedResidual(options) if use_residual else None
     grids: dict[int, np.ndarray] = {}  # sampled frames' MV grids until their residual is ready
-    shares: dict[int, float] = {}
+    movers: dict[int, np.ndarray] = {}  # their cells moving by the vectors alone
     decoded = with_vectors = 0
     last_index = -1
     scaler = VideoReformatter()
 
-    def finish(index: int, residual: np.ndarray | None) -> None:
-        """Score a sampled frame once its residual is known and fill its slots."""
+    def finish(index: int, residual: np.ndarray | None, residual_moves: bool = True) -> None:
+        """Score a sampled frame once its residual is known and fill its slots (its moving share counts the
+        residual's cells unless ``residual_moves`` is false)."""
         slots = wanted[index]
         result = reference_scores(grids.pop(index), residual, geometry, settings)
-        share = shares.pop(index)
+        share = _moving_share(movers.pop(index), residual if residual_moves else None)
         for t in slots:
             scores[t], moving[t], filled[t] = result, share, True
             if t != slots[0]:
@@ -371,7 +376,7 @@ def _analyse_reference(
             is_wanted = index in wanted
             if is_wanted:
                 grids[index] = reference.whole_pel_grid(vectors, frame.height, frame.width)
-                shares[index] = _moving_share(grids[index], None)
+                movers[index] = _moving_vectors(grids[index])
                 with_vectors += vectors is not None and len(vectors) > 0
                 letterboxed_rgb(frame, geometry, canvases[wanted[index][0]], scaler)
             if emulator is None:
@@ -379,12 +384,10 @@ def _analyse_reference(
                     finish(index, None)
             elif not is_wanted and not emulator.waiting and not in_window(index):
                 for key, residual in emulator.skip():
-                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
                     finish(key, residual)
             else:
                 kind = PICTURE_KINDS.get(int(frame.pict_type), "P")
                 for key, residual in emulator.push(index, yuv420_planes(frame), vectors, kind, is_wanted):
-                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
                     finish(key, residual)
             if index >= last_wanted:
                 break
@@ -392,7 +395,7 @@ def _analyse_reference(
         frames.close()
     if emulator is not None:
         for key, residual in emulator.flush():
-            finish(key, residual)
+            finish(key, residual, residual_moves=False)  # as before: the stream's last B-frames count vectors only
     if last_index < 0:
         return None
     frame_ids = frame_ids.copy()
