@@ -168,11 +168,11 @@ QPEL_VECTORS = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 3), (2, 2), (1, 3), (3, 1), 
 def test_luma_prediction_is_h264_quarter_pel(side, vector):
     rng = np.random.default_rng(side)
     store = rng.integers(0, 256, size=(2, 2, 24, 32), dtype=np.uint8)
-    scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
+    scratch = np.empty((3, 13, 13), np.int32)
     for left, top in ((8, 8), (0, 0), (24, 16)):  # inside and on the borders (edge replication)
         out = np.zeros((8, 8), dtype=np.int32)
         px, py = left * 4 + vector[0], top * 4 + vector[1]
-        kernels.luma_block(store, 1, 0, px, py, side, scratch, out, 0, 0)
+        kernels.luma_block(store[1, 0], px, py, side, scratch, out, 0, 0)
         expected = [[h264_luma_sample(store[1, 0], px + 4 * j, py + 4 * i) for j in range(side)] for i in range(side)]
         assert out[:side, :side].tolist() == expected
 

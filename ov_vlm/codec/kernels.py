@@ -149,12 +149,11 @@ def _samples(src, top, left, kind, side, rows, out, oy, ox):
 
 
 @njit(_nrt=False)
-def luma_block(store, slot, which, px, py, side, scratch, out, oy, ox):
+def luma_block(plane, px, py, side, scratch, out, oy, ox):
     """H.264 quarter-pel luma prediction of a ``side`` x ``side`` block whose top-left moves to (``px``, ``py``)
-    quarter pels, from ``store[slot, which]``, into ``out[oy:, ox:]``. ``scratch``: (window int32 [13, 13],
-    centre rows int32 [13, 8], second samples int32 [8, 8])."""
-    win, rows, second = scratch
-    plane = store[slot, which]
+    quarter pels, from ``plane``, into ``out[oy:, ox:]``. ``scratch``: int32 [3, 13, 13] (the window, the centre
+    rows, the second samples; one array: every argument of this hot call costs)."""
+    win, rows, second = scratch[0], scratch[1], scratch[2]
     height, width = plane.shape
     x0, y0 = px >> 2, py >> 2
     code = (py & 3) * 4 + (px & 3)
@@ -402,14 +401,15 @@ def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
     """Luma predictions ``out`` [8, 8] of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from
     anchor ``slot`` (which: 0 its decoded, 1 its patched picture); one 8 x 8 block when they share a vector."""
     y, x = 2 * br, 2 * bc
+    plane = store_y[slot, which]
     if cells == 15 and _uniform(flow, br, bc):
-        luma_block(store_y, slot, which, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
+        luma_block(plane, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
         return
     for n in range(4):
         if (cells >> n) & 1:
             cy, cx = y + (n >> 1), x + (n & 1)
             px, py = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
-            luma_block(store_y, slot, which, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
+            luma_block(plane, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
 
 
 @njit(_nrt=False, inline="always")
@@ -601,7 +601,7 @@ def emulate_inter(
     ``future`` the slot of the next anchor for B-frames (-1: none). Patched
     (drifted) predictions are made only for the cells that show them (inter cells without a coded residual).
     """
-    scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
+    scratch = np.empty((3, 13, 13), np.int32)
     luma = np.zeros((5, 8, 8), dtype=np.int32)  # clean, patched, trial, future clean, future patched
     colour = np.zeros((4, 2, 4, 4), dtype=np.int32)  # clean, patched, future clean, future patched
     sums = np.zeros((2, 4), dtype=np.int64)  # per-cell |error| of the chosen and of the trial anchor
