@@ -157,17 +157,19 @@ def luma_block(plane, px, py, side, scratch, out, oy, ox):
     height, width = plane.shape
     x0, y0 = px >> 2, py >> 2
     code = (py & 3) * 4 + (px & 3)
-    if x0 >= 2 and y0 >= 2 and x0 + side + 3 <= width and y0 + side + 3 <= height:
-        _samples(plane, y0 + QPEL[code, 0, 1], x0 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
-        if code in (0, 2, 8, 10):
-            return  # whole- and half-pel positions: one sample
-        _samples(plane, y0 + QPEL[code, 1, 1], x0 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
-    else:  # near the border: from a copy of the window with clamped coordinates
+    count = 1 if code in (0, 2, 8, 10) else 2  # whole- and half-pel positions: one sample, else the mean of two
+    inside = x0 >= 2 and y0 >= 2 and x0 + side + 3 <= width and y0 + side + 3 <= height
+    if not inside:  # near the border: from a copy of the window with clamped coordinates
         _window(plane, x0, y0, side + 5, win)
-        _samples(win, 2 + QPEL[code, 0, 1], 2 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
-        if code in (0, 2, 8, 10):
-            return
-        _samples(win, 2 + QPEL[code, 1, 1], 2 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
+    for n in range(count):  # one loop, not two calls: half the code (each call site is inlined)
+        target, ty, tx = (out, oy, ox) if n == 0 else (second, 0, 0)
+        kind, dy, dx = QPEL[code, n, 0], QPEL[code, n, 1], QPEL[code, n, 2]
+        if inside:
+            _samples(plane, y0 + dy, x0 + dx, kind, side, rows, target, ty, tx)
+        else:
+            _samples(win, 2 + dy, 2 + dx, kind, side, rows, target, ty, tx)
+    if count == 1:
+        return
     for i in range(side):
         for j in range(side):
             out[oy + i, ox + j] = (out[oy + i, ox + j] + second[i, j] + 1) >> 1
