@@ -350,11 +350,19 @@ def fused_resized(levels, motion, scale, mv_weight, residual_weight, xtaps, ytap
     rows = np.zeros((levels.shape[0], len(x0)), dtype=np.float32)
     done = np.zeros(levels.shape[0], dtype=np.bool_)
     out = np.empty((len(y0), len(x0)), dtype=np.float32)
+    fused = np.empty(levels.shape[1], dtype=np.float32)  # a whole fused row, when the taps read most of it
+    whole = 2 * len(x0) > levels.shape[1]
     for i in range(len(y0)):
         for r in (y0[i], y1[i]):
             if not done[r]:
                 done[r] = True
                 line, cells, target = levels[r], motion[r >> 2], rows[r]
+                if whole:
+                    for col in range(levels.shape[1]):
+                        fused[col] = min(max((w_mv * cells[col >> 2] + weighted[line[col]]) / total, zero), one)
+                    for j in range(len(x0)):
+                        target[j] = fused[x0[j]] * wx0[j] + fused[x1[j]] * wx1[j]
+                    continue
                 for j in range(len(x0)):
                     first = min(max((w_mv * cells[x0[j] >> 2] + weighted[line[x0[j]]]) / total, zero), one)
                     second = min(max((w_mv * cells[x1[j] >> 2] + weighted[line[x1[j]]]) / total, zero), one)
