@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 
@@ -167,11 +168,11 @@ QPEL_VECTORS = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 3), (2, 2), (1, 3), (3, 1), 
 def test_luma_prediction_is_h264_quarter_pel(side, vector):
     rng = np.random.default_rng(side)
     store = rng.integers(0, 256, size=(2, 2, 24, 32), dtype=np.uint8)
-    scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
+    scratch = np.empty((3, 13, 13), np.int32)
     for left, top in ((8, 8), (0, 0), (24, 16)):  # inside and on the borders (edge replication)
         out = np.zeros((8, 8), dtype=np.int32)
         px, py = left * 4 + vector[0], top * 4 + vector[1]
-        kernels.luma_block(store, 1, 0, px, py, side, scratch, out, 0, 0)
+        kernels.luma_block(store[1, 0], px, py, side, scratch, out, 0, 0)
         expected = [[h264_luma_sample(store[1, 0], px + 4 * j, py + 4 * i) for j in range(side)] for i in range(side)]
         assert out[:side, :side].tolist() == expected
 
@@ -272,3 +273,23 @@ def test_kernels_work_without_a_writable_cache():
     done = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_a_cold_kernel_cache_is_detected(tmp_path, monkeypatch):
+    """The compile notice's test: a kernel without a cache index is cold, and warm once its first call saved it."""
+    source = "from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n"
+    (tmp_path / "cold_kernel.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import cold_kernel
+
+    assert kernels.cache_is_cold(cold_kernel.twice)
+    assert cold_kernel.twice(3) == 6
+    assert not kernels.cache_is_cold(cold_kernel.twice)
+    assert not kernels.cache_is_cold(numba.njit(lambda x: x))  # compiled in memory: nothing to say
+
+
+def test_the_compile_notice_is_printed_only_for_a_cold_cache(monkeypatch, capsys):
+    for cold in (False, True):
+        monkeypatch.setattr(kernels, "cache_is_cold", lambda cold=cold: cold)
+        assert kernels.announce_compile.__wrapped__() is cold
+        assert capsys.readouterr().err == (kernels.COMPILE_NOTICE + "\n" if cold else "")

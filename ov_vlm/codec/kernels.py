@@ -3,13 +3,19 @@
 Planes are uint8 and padded to whole 8 x 8 luma blocks; every read is clamped into its plane, which is exactly
 H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell) and are
 handled per 8 x 8 block: the reference frame is chosen per block, and a chroma 4 x 4 block lies under one block.
-The kernels are compiled on first use and cached on disk, so the compile (about 15 s) is paid once per machine;
+The kernels are compiled on first use and cached on disk, so the compile (about 40 s) is paid once per machine;
 where no cache can be written (a read-only install and home), they are compiled in memory once per process.
 Helpers that allocate nothing are compiled without reference counting (``_nrt=False``): in the per-block calls
-it costs more than the arithmetic.
+it costs more than the arithmetic. The block loop (`_emulate_blocks`) has its helpers inlined (``inline="always"``):
+a call passing a dozen arrays costs more than an 8 x 8 block's arithmetic; only the luma interpolation
+(`luma_block`) and the B-frames' `_future` stay calls, since inlining them at every use multiplies the compile
+time (to minutes).
 """
 
 from __future__ import annotations
+
+import functools
+import sys
 
 import numpy as np
 from numba import njit as _numba_njit
@@ -32,6 +38,32 @@ def njit(**options):
             return _numba_njit(**options)(function)
 
     return compile_
+
+
+COMPILE_NOTICE = "ov-vlm: compiling the codec kernels (first use on this machine, about 40 s) ..."
+
+
+def cache_is_cold(function=None) -> bool:
+    """Whether ``function`` (default: `emulate_inter`, the largest kernel) has no fresh copy in numba's on-disk
+    cache, so that its first call compiles it: its cache index is missing or stale. False where nothing is
+    cached (kernels compiled in memory) or numba's cache internals differ from what is read here."""
+    cache_file = getattr(getattr(function or emulate_inter, "_cache", None), "_cache_file", None)
+    if cache_file is None:
+        return False
+    try:
+        return not cache_file._load_index()
+    except Exception:  # a private numba API: any surprise means no notice, never a failure
+        return False
+
+
+@functools.cache
+def announce_compile() -> bool:
+    """Print `COMPILE_NOTICE` on stderr, once per process, when the kernels are about to be compiled (a cold
+    cache); returns whether it did."""
+    if not cache_is_cold():
+        return False
+    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+    return True
 
 
 CODED_SUM = 48  # 16 samples x 3 grey levels: sum of |error| of a 4 x 4 block above which it counts as coded
@@ -71,7 +103,7 @@ def _tap(a, b, c, d, e, f):
     return a - 5 * b + 20 * c + 20 * d - 5 * e + f
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _window(plane, x0, y0, span, win):
     """``win[i, j] = plane[y0 - 2 + i, x0 - 2 + j]`` for i, j < ``span``, coordinates clamped into the plane
     (H.264's edge replication)."""
@@ -82,7 +114,7 @@ def _window(plane, x0, y0, span, win):
             win[i, j] = plane[row, min(max(x0 - 2 + j, 0), width - 1)]
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _samples(src, top, left, kind, side, rows, out, oy, ox):
     """The ``side`` x ``side`` H.264 luma samples of kind G / b / h / j (integer, horizontal half, vertical half,
     centre) of the block whose integer sample (0, 0) is ``src[top, left]``, into ``out[oy:, ox:]``."""
@@ -117,32 +149,33 @@ def _samples(src, top, left, kind, side, rows, out, oy, ox):
 
 
 @njit(_nrt=False)
-def luma_block(store, slot, which, px, py, side, scratch, out, oy, ox):
+def luma_block(plane, px, py, side, scratch, out, oy, ox):
     """H.264 quarter-pel luma prediction of a ``side`` x ``side`` block whose top-left moves to (``px``, ``py``)
-    quarter pels, from ``store[slot, which]``, into ``out[oy:, ox:]``. ``scratch``: (window int32 [13, 13],
-    centre rows int32 [13, 8], second samples int32 [8, 8])."""
-    win, rows, second = scratch
-    plane = store[slot, which]
+    quarter pels, from ``plane``, into ``out[oy:, ox:]``. ``scratch``: int32 [3, 13, 13] (the window, the centre
+    rows, the second samples; one array: every argument of this hot call costs)."""
+    win, rows, second = scratch[0], scratch[1], scratch[2]
     height, width = plane.shape
     x0, y0 = px >> 2, py >> 2
     code = (py & 3) * 4 + (px & 3)
-    if x0 >= 2 and y0 >= 2 and x0 + side + 3 <= width and y0 + side + 3 <= height:
-        _samples(plane, y0 + QPEL[code, 0, 1], x0 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
-        if code in (0, 2, 8, 10):
-            return  # whole- and half-pel positions: one sample
-        _samples(plane, y0 + QPEL[code, 1, 1], x0 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
-    else:  # near the border: from a copy of the window with clamped coordinates
+    count = 1 if code in (0, 2, 8, 10) else 2  # whole- and half-pel positions: one sample, else the mean of two
+    inside = x0 >= 2 and y0 >= 2 and x0 + side + 3 <= width and y0 + side + 3 <= height
+    if not inside:  # near the border: from a copy of the window with clamped coordinates
         _window(plane, x0, y0, side + 5, win)
-        _samples(win, 2 + QPEL[code, 0, 1], 2 + QPEL[code, 0, 2], QPEL[code, 0, 0], side, rows, out, oy, ox)
-        if code in (0, 2, 8, 10):
-            return
-        _samples(win, 2 + QPEL[code, 1, 1], 2 + QPEL[code, 1, 2], QPEL[code, 1, 0], side, rows, second, 0, 0)
+    for n in range(count):  # one loop, not two calls: half the code (each call site is inlined)
+        target, ty, tx = (out, oy, ox) if n == 0 else (second, 0, 0)
+        kind, dy, dx = QPEL[code, n, 0], QPEL[code, n, 1], QPEL[code, n, 2]
+        if inside:
+            _samples(plane, y0 + dy, x0 + dx, kind, side, rows, target, ty, tx)
+        else:
+            _samples(win, 2 + dy, 2 + dx, kind, side, rows, target, ty, tx)
+    if count == 1:
+        return
     for i in range(side):
         for j in range(side):
             out[oy + i, ox + j] = (out[oy + i, ox + j] + second[i, j] + 1) >> 1
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
     """H.264 eighth-pel bilinear chroma prediction of a ``side`` x ``side`` block whose top-left moves to
     (``ex``, ``ey``) eighth pels, from ``store[slot, which, plane]``, into ``out[oy:, ox:]``."""
@@ -155,17 +188,13 @@ def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
                 for j in range(side):
                     out[oy + i, ox + j] = src[y0 + i, x0 + j]
             return
+        wa, wb = np.int32((8 - fy) * (8 - fx)), np.int32((8 - fy) * fx)  # the bilinear weights, expanded
+        wc, wd = np.int32(fy * (8 - fx)), np.int32(fy * fx)  # (integer arithmetic: the same values)
         for i in range(side):
             for j in range(side):
-                a, b = (
-                    np.int32(src[y0 + i, x0 + j]),
-                    np.int32(src[y0 + i, x0 + j + 1]),
-                )
-                c, d = (
-                    np.int32(src[y0 + i + 1, x0 + j]),
-                    np.int32(src[y0 + i + 1, x0 + j + 1]),
-                )
-                out[oy + i, ox + j] = ((8 - fy) * ((8 - fx) * a + fx * b) + fy * ((8 - fx) * c + fx * d) + 32) >> 6
+                a, b = np.int32(src[y0 + i, x0 + j]), np.int32(src[y0 + i, x0 + j + 1])
+                c, d = np.int32(src[y0 + i + 1, x0 + j]), np.int32(src[y0 + i + 1, x0 + j + 1])
+                out[oy + i, ox + j] = (wa * a + wb * b + wc * c + wd * d + 32) >> 6
         return
     for i in range(side):
         r0, r1 = min(max(y0 + i, 0), height - 1), min(max(y0 + i + 1, 0), height - 1)
@@ -176,7 +205,7 @@ def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
             out[oy + i, ox + j] = ((8 - fy) * top + fy * bottom + 32) >> 6
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _dc(plane, top, left, side):
     """DC of the ``side`` x ``side`` block at (``top``, ``left``) from the row above and the column to its left,
     rounded up (128 at the picture's corner)."""
@@ -229,9 +258,11 @@ def pad_into(source, out):
     """``out[r, c] = source[min(r, h - 1), min(c, w - 1)]``: a plane edge-padded at the bottom and right."""
     height, width = source.shape
     for r in range(out.shape[0]):
-        row = min(r, height - 1)
-        for c in range(out.shape[1]):
-            out[r, c] = source[row, min(c, width - 1)]
+        row, target = source[min(r, height - 1)], out[r]
+        for c in range(width):
+            target[c] = row[c]
+        for c in range(width, out.shape[1]):
+            target[c] = row[width - 1]
 
 
 @njit()
@@ -242,16 +273,23 @@ def swapped_levels(y, c, height, width):
     k_y, k_rv, k_gu, k_gv = np.float32(1.164), np.float32(1.596), np.float32(0.391), np.float32(0.813)
     k_bu, w_b, w_g, w_r = np.float32(2.018), np.float32(0.299), np.float32(0.587), np.float32(0.114)
     zero, top, mid, black = np.float32(0.0), np.float32(255.0), np.float32(128.0), np.float32(16.0)
+    terms = np.empty((4, width), dtype=np.float32)  # a chroma row's products, per column: contiguous rows let
+    rv, gu, gv, bu = terms[0], terms[1], terms[2], terms[3]  # the compiler vectorise the per-pixel loop
     for r in range(height):
+        if r % 2 == 0:
+            row_u, row_v = c[0, r >> 1], c[1, r >> 1]
+            for col in range(width):
+                cu = np.float32(row_u[col >> 1]) - mid
+                cv = np.float32(row_v[col >> 1]) - mid
+                rv[col], gu[col], gv[col], bu[col] = k_rv * cv, k_gu * cu, k_gv * cv, k_bu * cu
+        row_y, row_out = y[r], out[r]
         for col in range(width):
-            cu = np.float32(c[0, r >> 1, col >> 1]) - mid
-            cv = np.float32(c[1, r >> 1, col >> 1]) - mid
-            base = k_y * (np.float32(y[r, col]) - black)
-            red = min(max(np.rint(base + k_rv * cv), zero), top)
-            green = min(max(np.rint(base - k_gu * cu - k_gv * cv), zero), top)
-            blue = min(max(np.rint(base + k_bu * cu), zero), top)
+            base = k_y * (np.float32(row_y[col]) - black)
+            red = min(max(np.rint(base + rv[col]), zero), top)
+            green = min(max(np.rint(base - gu[col] - gv[col]), zero), top)
+            blue = min(max(np.rint(base + bu[col]), zero), top)
             luma = np.int32(min(max(np.rint(w_b * blue + w_g * green + w_r * red), zero), top))
-            out[r, col] = abs(luma - 128)
+            row_out[col] = abs(luma - 128)
     return out
 
 
@@ -275,19 +313,63 @@ def histogram(levels):
     return counts
 
 
+@njit(inline="always")
+def _fused(levels, motion, r, col, scale32, w_mv, w_res, total):
+    """One pixel of `fuse_levels`."""
+    zero, one = np.float32(0.0), np.float32(1.0)
+    res = min(max(np.float32(levels[r, col]) / scale32, zero), one)
+    return min(max((w_mv * motion[r >> 2, col >> 2] + w_res * res) / total, zero), one)
+
+
 @njit()
 def fuse_levels(levels, motion, scale, mv_weight, residual_weight):
     """``clip((w_mv * motion_up + w_res * clip(levels / scale, 0, 1)) / (w_mv + w_res), 0, 1)`` per pixel in
     float32, as numpy evaluates it (``motion`` float32 on the 4 x 4 grid, upsampled by repetition)."""
     height, width = levels.shape
     out = np.empty((height, width), dtype=np.float32)
-    zero, one = np.float32(0.0), np.float32(1.0)
     scale32, w_mv, w_res = np.float32(scale), np.float32(mv_weight), np.float32(residual_weight)
     total = np.float32(mv_weight + residual_weight)
     for r in range(height):
         for col in range(width):
-            res = min(max(np.float32(levels[r, col]) / scale32, zero), one)
-            out[r, col] = min(max((w_mv * motion[r >> 2, col >> 2] + w_res * res) / total, zero), one)
+            out[r, col] = _fused(levels, motion, r, col, scale32, w_mv, w_res, total)
+    return out
+
+
+@njit()
+def fused_resized(levels, motion, scale, mv_weight, residual_weight, xtaps, ytaps):
+    """`fuse_levels` resized as `reference.linear_resize` does it (``xtaps`` / ``ytaps``: its `linear_taps`),
+    evaluating the fused map only at the pixels the taps read: float32 [len(y0), len(x0)]."""
+    x0, x1, wx0, wx1 = xtaps
+    y0, y1, wy0, wy1 = ytaps
+    zero, one = np.float32(0.0), np.float32(1.0)
+    scale32, w_mv, w_res = np.float32(scale), np.float32(mv_weight), np.float32(residual_weight)
+    total = np.float32(mv_weight + residual_weight)
+    weighted = np.empty(256, dtype=np.float32)  # w_res * clip(level / scale, 0, 1) of each level
+    for level in range(256):
+        weighted[level] = w_res * min(max(np.float32(level) / scale32, zero), one)
+    rows = np.zeros((levels.shape[0], len(x0)), dtype=np.float32)
+    done = np.zeros(levels.shape[0], dtype=np.bool_)
+    out = np.empty((len(y0), len(x0)), dtype=np.float32)
+    fused = np.empty(levels.shape[1], dtype=np.float32)  # a whole fused row, when the taps read most of it
+    whole = 2 * len(x0) > levels.shape[1]
+    for i in range(len(y0)):
+        for r in (y0[i], y1[i]):
+            if not done[r]:
+                done[r] = True
+                line, cells, target = levels[r], motion[r >> 2], rows[r]
+                if whole:
+                    for col in range(levels.shape[1]):
+                        fused[col] = min(max((w_mv * cells[col >> 2] + weighted[line[col]]) / total, zero), one)
+                    for j in range(len(x0)):
+                        target[j] = fused[x0[j]] * wx0[j] + fused[x1[j]] * wx1[j]
+                    continue
+                for j in range(len(x0)):
+                    first = min(max((w_mv * cells[x0[j] >> 2] + weighted[line[x0[j]]]) / total, zero), one)
+                    second = min(max((w_mv * cells[x1[j] >> 2] + weighted[line[x1[j]]]) / total, zero), one)
+                    target[j] = first * wx0[j] + second * wx1[j]
+        upper, lower, target = rows[y0[i]], rows[y1[i]], out[i]
+        for j in range(len(x0)):
+            target[j] = upper[j] * wy0[i] + lower[j] * wy1[i]
     return out
 
 
@@ -295,14 +377,15 @@ def fuse_levels(levels, motion, scale, mv_weight, residual_weight):
 def moving_cells(levels, rows, cols, threshold):
     """Cells of 4 x 4 pixels (bool [rows, cols]) holding a level >= ``threshold``."""
     out = np.zeros((rows, cols), dtype=np.bool_)
-    for r in range(levels.shape[0]):
-        for col in range(levels.shape[1]):
-            if levels[r, col] >= threshold:
-                out[r >> 2, col >> 2] = True
+    height, width = levels.shape
+    for r in range(height):
+        line = out[r >> 2]
+        for col in range(width):
+            line[col >> 2] |= levels[r, col] >= threshold
     return out
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _cells(cov, br, bc):
     """Which of the 4 cells of block (br, bc) are covered (bit n = cell n, raster order)."""
     return (
@@ -313,7 +396,7 @@ def _cells(cov, br, bc):
     )
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _uniform(flow, br, bc):
     """Whether the 4 cells of block (br, bc) share one vector (then predicted as one 8 x 8 block)."""
     y, x = 2 * br, 2 * bc
@@ -323,22 +406,23 @@ def _uniform(flow, br, bc):
     return True
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
     """Luma predictions ``out`` [8, 8] of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from
     anchor ``slot`` (which: 0 its decoded, 1 its patched picture); one 8 x 8 block when they share a vector."""
     y, x = 2 * br, 2 * bc
+    plane = store_y[slot, which]
     if cells == 15 and _uniform(flow, br, bc):
-        luma_block(store_y, slot, which, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
+        luma_block(plane, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
         return
     for n in range(4):
         if (cells >> n) & 1:
             cy, cx = y + (n >> 1), x + (n & 1)
             px, py = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
-            luma_block(store_y, slot, which, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
+            luma_block(plane, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
     """`_predict_luma` for the two chroma planes: ``out`` [2, 4, 4]."""
     y, x = 2 * br, 2 * bc
@@ -382,46 +466,55 @@ def _bipred(a, b, w1):
     return (a * (64 - w1) + b * w1 + 32) >> 6
 
 
-@njit(_nrt=False)
-def _block_error(cur_y, br, bc, cells, predicted, future, future_cells, w1):
-    """Sum of |decoded - prediction| over the cells of block (br, bc) set in ``cells``; the prediction is
-    ``predicted``, bi-predicted with ``future`` (weight ``w1``) on the ``future_cells``."""
+@njit(_nrt=False, inline="always")
+def _block_error(cur_y, br, bc, cells, predicted, future, future_cells, w1, sums):
+    """Sum of |decoded - prediction| over the cells of block (br, bc) set in ``cells`` (per cell into ``sums``
+    [4]); the prediction is ``predicted``, bi-predicted with ``future`` (weight ``w1``) on the ``future_cells``."""
     total = 0
     for n in range(4):
         if (cells >> n) & 1:
             oy, ox = 4 * (n >> 1), 4 * (n & 1)
-            both = (future_cells >> n) & 1
-            for i in range(oy, oy + 4):
-                for j in range(ox, ox + 4):
-                    value = _bipred(predicted[i, j], future[i, j], w1) if both else predicted[i, j]
-                    total += abs(np.int32(cur_y[8 * br + i, 8 * bc + j]) - value)
+            cell = 0
+            if (future_cells >> n) & 1:
+                for i in range(oy, oy + 4):
+                    for j in range(ox, ox + 4):
+                        value = _bipred(predicted[i, j], future[i, j], w1)
+                        cell += abs(np.int32(cur_y[8 * br + i, 8 * bc + j]) - value)
+            else:
+                for i in range(oy, oy + 4):
+                    for j in range(ox, ox + 4):
+                        cell += abs(np.int32(cur_y[8 * br + i, 8 * bc + j]) - predicted[i, j])
+            sums[n] = cell
+            total += cell
     return total
 
 
-@njit(_nrt=False)
-def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, future, future_cells, weights):
+@njit(_nrt=False, inline="always")
+def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, future, future_cells, weights, sums):
     """The past anchor (index into ``past``, most recent first) that best predicts the covered cells of block
     (br, bc), bi-predicted with ``future`` on ``future_cells`` (weight ``weights[k]`` for candidate k): the
     latest, unless its mean |error| exceeds one grey level and an older one does better. Leaves the chosen
-    anchor's clean luma prediction in ``clean``."""
+    anchor's clean luma prediction in ``clean`` and its per-cell |error| sums in ``sums[0]`` (``sums`` [2, 4])."""
     _predict_luma(store_y, past[0], 0, br, bc, flow, cells, scratch, clean)
-    best = _block_error(cur_y, br, bc, cells, clean, future, future_cells, weights[0])
+    best = _block_error(cur_y, br, bc, cells, clean, future, future_cells, weights[0], sums[0])
     count = (cells & 1) + ((cells >> 1) & 1) + ((cells >> 2) & 1) + ((cells >> 3) & 1)
     choice = 0
     if best <= EXPLAINED_SUM * count:
         return choice
     for k in range(1, len(past)):
         _predict_luma(store_y, past[k], 0, br, bc, flow, cells, scratch, trial)
-        total = _block_error(cur_y, br, bc, cells, trial, future, future_cells, weights[k])
+        total = _block_error(cur_y, br, bc, cells, trial, future, future_cells, weights[k], sums[1])
         if total < best:
             best, choice = total, k
+            for n in range(4):
+                sums[0, n] = sums[1, n]
             for i in range(8):
                 for j in range(8):
                     clean[i, j] = trial[i, j]
     return choice
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _blend(mine, theirs, past_cells, future_cells, scale, w1):
     """Bi-prediction over the cells of a block: the rounded mean where both directions predict a cell, the future
     one alone where only it does (``scale`` 4 for luma [8, 8], 2 for a chroma plane [4, 4])."""
@@ -435,24 +528,25 @@ def _blend(mine, theirs, past_cells, future_cells, scale, w1):
                 mine[i, j] = _bipred(mine[i, j], theirs[i, j], w1) if both else theirs[i, j]
 
 
-@njit(_nrt=False)
-def _uncoded_luma(plane, top, left, inter, clean):
+@njit(_nrt=False, inline="always")
+def _uncoded_luma(plane, top, left, inter, clean, known, sums):
     """The inter cells of a luma block (bit n = cell n) whose mean |decoded - prediction| is at most 3 levels,
-    i.e. taken as having no coded residual."""
+    i.e. taken as having no coded residual; the sums of the ``known`` cells are ``sums`` (from `_choose`)."""
     found = 0
     for n in range(4):
         if (inter >> n) & 1:
             oy, ox = 4 * (n >> 1), 4 * (n & 1)
-            total = 0
-            for i in range(4):
-                for j in range(4):
-                    total += abs(np.int32(plane[top + oy + i, left + ox + j]) - clean[oy + i, ox + j])
+            total = sums[n] if (known >> n) & 1 else 0
+            if not (known >> n) & 1:
+                for i in range(4):
+                    for j in range(4):
+                        total += abs(np.int32(plane[top + oy + i, left + ox + j]) - clean[oy + i, ox + j])
             if total <= CODED_SUM:
                 found |= 1 << n
     return found
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _uncoded_chroma(plane, top, left, inter, clean):
     """``inter`` if the 4 x 4 chroma block under a luma block has no coded residual (mean |error| at most 3
     levels, the cells outside ``inter`` counting with a zero prediction), else 0."""
@@ -466,7 +560,7 @@ def _uncoded_chroma(plane, top, left, inter, clean):
     return inter if total <= CODED_SUM else 0
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _write_luma(plane, top, left, inter, uncoded, clean, drifted, out):
     """The patched luma of one 8 x 8 block: coded inter cells show 128 + error, ``uncoded`` ones the drifted
     prediction, intra cells 128 + the sample minus the DC of the cell."""
@@ -488,7 +582,7 @@ def _write_luma(plane, top, left, inter, uncoded, clean, drifted, out):
                     out[y + i, x + j] = _clip255(128 + np.int32(plane[y + i, x + j]) - clean[oy + i, ox + j])
 
 
-@njit(_nrt=False)
+@njit(_nrt=False, inline="always")
 def _write_chroma(plane, top, left, inter, uncoded, clean, drifted, out):
     """`_write_luma` for the 4 x 4 chroma block under a luma block (one DC for the block)."""
     dc = _dc(plane, top, left, 4) if inter != 15 else 0
@@ -517,14 +611,28 @@ def emulate_inter(
     ``future`` the slot of the next anchor for B-frames (-1: none). Patched
     (drifted) predictions are made only for the cells that show them (inter cells without a coded residual).
     """
-    rows, cols = covs.shape[1], covs.shape[2]
-    scratch = (np.empty((13, 13), np.int32), np.empty((13, 8), np.int32), np.empty((8, 8), np.int32))
+    scratch = np.empty((3, 13, 13), np.int32)
     luma = np.zeros((5, 8, 8), dtype=np.int32)  # clean, patched, trial, future clean, future patched
     colour = np.zeros((4, 2, 4, 4), dtype=np.int32)  # clean, patched, future clean, future patched
-    views = (luma[0], luma[1], luma[2], luma[3], cur_c[0], cur_c[1], out_c[0], out_c[1])
-    clean, drifted, trial, ahead, cur_u, cur_v, out_u, out_v = views  # made once: each costs a reference count
-    tables = (flows[0], flows[1], cflows[0], cflows[1])
-    flow0, flow1, cflow0, cflow1 = tables
+    sums = np.zeros((2, 4), dtype=np.int64)  # per-cell |error| of the chosen and of the trial anchor
+    frame = (cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, out_y, out_c)
+    _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums)
+
+
+@njit(_nrt=False)
+def _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums):
+    """The block loop of `emulate_inter` (``frame``: its arrays), without reference counting: the helpers it calls
+    are inlined and make views freely."""
+    cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, out_y, out_c = frame
+    rows, cols = covs.shape[1], covs.shape[2]
+    clean, drifted, trial, ahead, cur_u, cur_v, out_u, out_v = (
+        luma[0], luma[1], luma[2], luma[3], cur_c[0], cur_c[1], out_c[0], out_c[1]
+    )  # fmt: skip
+    clean_c, drifted_c, clean_u, clean_v, drifted_u, drifted_v = (
+        colour[0], colour[1], colour[0, 0], colour[0, 1], colour[1, 0], colour[1, 1]
+    )  # fmt: skip
+    chosen_sums = sums[0]
+    flow0, flow1, cflow0, cflow1 = flows[0], flows[1], cflows[0], cflows[1]
     cov0, cov1 = covs[0], covs[1]
     for br in range(rows // 2):
         for bc in range(cols // 2):
@@ -536,29 +644,29 @@ def emulate_inter(
                 _predict_luma(store_y, future, 0, br, bc, flow1, future_cells, scratch, ahead)
             if past_cells:
                 k = _choose(cur_y, store_y, past, br, bc, flow0, past_cells, scratch, clean, trial, ahead,
-                            future_cells, weights)  # fmt: skip
+                            future_cells, weights, sums)  # fmt: skip
                 slot, w1 = past[k], weights[k]
                 if chroma:
-                    _predict_chroma(store_c, slot, 0, br, bc, cflow0, past_cells, colour[0])
+                    _predict_chroma(store_c, slot, 0, br, bc, cflow0, past_cells, clean_c)
             if future_cells:
                 _blend(clean, ahead, past_cells, future_cells, 4, w1)
                 _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, 0,
                         future_cells if chroma else 0, scratch, luma, colour, w1)  # fmt: skip
-            need = _uncoded_luma(cur_y, 8 * br, 8 * bc, inter, clean) if drift else 0
-            need_u = _uncoded_chroma(cur_u, 4 * br, 4 * bc, inter, colour[0, 0]) if chroma and drift else 0
-            need_v = _uncoded_chroma(cur_v, 4 * br, 4 * bc, inter, colour[0, 1]) if chroma and drift else 0
+            need = _uncoded_luma(cur_y, 8 * br, 8 * bc, inter, clean, past_cells, chosen_sums) if drift else 0
+            need_u = _uncoded_chroma(cur_u, 4 * br, 4 * bc, inter, clean_u) if chroma and drift else 0
+            need_v = _uncoded_chroma(cur_v, 4 * br, 4 * bc, inter, clean_v) if chroma and drift else 0
             need_c = need_u | need_v
             if slot >= 0 and past_cells & need:
                 _predict_luma(store_y, slot, 1, br, bc, flow0, past_cells & need, scratch, drifted)
             if slot >= 0 and past_cells & need_c:
-                _predict_chroma(store_c, slot, 1, br, bc, cflow0, past_cells & need_c, colour[1])
+                _predict_chroma(store_c, slot, 1, br, bc, cflow0, past_cells & need_c, drifted_c)
             if future_cells & (need | need_c):
                 _future(store_y, store_c, future, 1, br, bc, flow1, cflow1, past_cells, future_cells & need,
                         future_cells & need_c, scratch, luma, colour, w1)  # fmt: skip
             _write_luma(cur_y, 8 * br, 8 * bc, inter, need, clean, drifted, out_y)
             if chroma:
-                _write_chroma(cur_u, 4 * br, 4 * bc, inter, need_u, colour[0, 0], colour[1, 0], out_u)
-                _write_chroma(cur_v, 4 * br, 4 * bc, inter, need_v, colour[0, 1], colour[1, 1], out_v)
+                _write_chroma(cur_u, 4 * br, 4 * bc, inter, need_u, clean_u, drifted_u, out_u)
+                _write_chroma(cur_v, 4 * br, 4 * bc, inter, need_v, clean_v, drifted_v, out_v)
 
 
 @njit(_nrt=False)

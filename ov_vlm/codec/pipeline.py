@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ov_vlm.media import VideoSource, sample_frame_ids, time_slots
 
@@ -47,11 +48,18 @@ def luma(frame: av.VideoFrame) -> np.ndarray:
     return frame.to_ndarray(format="gray")
 
 
-def letterboxed_rgb(frame: av.VideoFrame, geometry: CanvasGeometry, out: np.ndarray | None = None) -> np.ndarray:
+def letterboxed_rgb(
+    frame: av.VideoFrame,
+    geometry: CanvasGeometry,
+    out: np.ndarray | None = None,
+    reformatter: VideoReformatter | None = None,
+) -> np.ndarray:
     """The frame scaled onto its content box and centred on a black canvas: uint8 [C, C, 3] (written into
-    ``out`` when given; its padding must already be black)."""
+    ``out`` when given; its padding must already be black). A ``reformatter`` kept across the frames of a clip
+    reuses its scaler instead of setting one up per frame (same pixels)."""
     height, width = geometry.content_height, geometry.content_width
-    scaled = frame.reformat(
+    scaled = (reformatter or VideoReformatter()).reformat(
+        frame,
         width=width,
         height=height,
         format="rgb24",
@@ -238,6 +246,7 @@ def _analyse_sampled(
     recent: deque[av.VideoFrame] = deque(maxlen=1)
     anchors: deque[av.VideoFrame] = deque(maxlen=3)
     decoded = with_vectors = 0
+    scaler = VideoReformatter()
     last: tuple[int, av.VideoFrame, list[av.VideoFrame]] | None = None
     frames = source.frames()
     try:
@@ -247,7 +256,7 @@ def _analyse_sampled(
             if index in wanted:
                 slots = wanted[index]
                 result = analyse_frame(frame, candidates, geometry, settings)
-                letterboxed_rgb(frame, geometry, out=canvases[slots[0]])
+                letterboxed_rgb(frame, geometry, canvases[slots[0]], scaler)
                 for t in slots:
                     scores[t], moving[t], filled[t] = result.scores, result.moving_share, True
                     if t != slots[0]:
@@ -268,7 +277,7 @@ def _analyse_sampled(
     if len(missing):  # the stream holds fewer frames than its packets promised: use its last frame
         index, frame, candidates = last
         result = analyse_frame(frame, candidates, geometry, settings)
-        letterboxed_rgb(frame, geometry, out=canvases[missing[0]])
+        letterboxed_rgb(frame, geometry, canvases[missing[0]], scaler)
         for t in missing:
             scores[t], moving[t], frame_ids[t] = result.scores, result.moving_share, index
             canvases[t] = canvases[missing[0]]
@@ -296,20 +305,21 @@ def reference_scores(
     motion = reference.motion_energy(grid, settings.compensation, settings.mv_percentile, settings.mv_floor)
     if levels is None:
         fused = reference.fused_map(motion, None, settings.mv_weight, settings.residual_weight)
-    else:
-        fused = reference.residual_fused(
-            motion, levels, settings.residual_percentile, settings.residual_floor, settings.mv_weight,
-            settings.residual_weight,
-        )  # fmt: skip
-    return reference.letterbox_scores(fused, geometry)
+        return reference.letterbox_scores(fused, geometry)
+    resized = reference.residual_resized(motion, levels, settings, geometry.content_height, geometry.content_width)
+    return reference.padded_sums(resized, geometry)
 
 
-def _moving_share(grid: np.ndarray, levels: np.ndarray | None) -> float:
-    """Share of 4 x 4 cells with a compensated vector >= MOVING_MV or a residual level >= MOVING_RESIDUAL."""
+def _moving_vectors(grid: np.ndarray) -> np.ndarray:
+    """The 4 x 4 cells with a compensated vector >= MOVING_MV: bool [H/4, W/4]."""
     vx, vy = grid[..., 0] - np.median(grid[..., 0]), grid[..., 1] - np.median(grid[..., 1])
-    moving = np.hypot(vx, vy) >= MOVING_MV
+    return np.hypot(vx, vy) >= MOVING_MV
+
+
+def _moving_share(moving: np.ndarray, levels: np.ndarray | None) -> float:
+    """Share of 4 x 4 cells ``moving`` (`_moving_vectors`) or with a residual level >= MOVING_RESIDUAL."""
     if levels is not None:
-        moving |= kernels.moving_cells(levels, *moving.shape, int(np.ceil(MOVING_RESIDUAL)))
+        moving = moving | kernels.moving_cells(levels, *moving.shape, int(np.ceil(MOVING_RESIDUAL)))
     return float(moving.mean())
 
 
@@ -324,21 +334,24 @@ def _analyse_reference(
 
     Slots that repeat a frame id copy its results; slots past the end of a truncated stream reuse the last frame.
     """
+    kernels.announce_compile()
     scores, canvases, moving, filled = _empty_slots(frame_ids, geometry)
     wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
     use_residual = settings.residual_weight > 0
     emulator = PatchedResidual(options) if use_residual else None
     grids: dict[int, np.ndarray] = {}  # sampled frames' MV grids until their residual is ready
-    shares: dict[int, float] = {}
+    movers: dict[int, np.ndarray] = {}  # their cells moving by the vectors alone
     decoded = with_vectors = 0
     last_index = -1
+    scaler = VideoReformatter()
 
-    def finish(index: int, residual: np.ndarray | None) -> None:
-        """Score a sampled frame once its residual is known and fill its slots."""
+    def finish(index: int, residual: np.ndarray | None, residual_moves: bool = True) -> None:
+        """Score a sampled frame once its residual is known and fill its slots (its moving share counts the
+        residual's cells unless ``residual_moves`` is false)."""
         slots = wanted[index]
         result = reference_scores(grids.pop(index), residual, geometry, settings)
-        share = shares.pop(index)
+        share = _moving_share(movers.pop(index), residual if residual_moves else None)
         for t in slots:
             scores[t], moving[t], filled[t] = result, share, True
             if t != slots[0]:
@@ -363,20 +376,18 @@ def _analyse_reference(
             is_wanted = index in wanted
             if is_wanted:
                 grids[index] = reference.whole_pel_grid(vectors, frame.height, frame.width)
-                shares[index] = _moving_share(grids[index], None)
+                movers[index] = _moving_vectors(grids[index])
                 with_vectors += vectors is not None and len(vectors) > 0
-                letterboxed_rgb(frame, geometry, out=canvases[wanted[index][0]])
+                letterboxed_rgb(frame, geometry, canvases[wanted[index][0]], scaler)
             if emulator is None:
                 if is_wanted:
                     finish(index, None)
             elif not is_wanted and not emulator.waiting and not in_window(index):
                 for key, residual in emulator.skip():
-                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
                     finish(key, residual)
             else:
                 kind = PICTURE_KINDS.get(int(frame.pict_type), "P")
                 for key, residual in emulator.push(index, yuv420_planes(frame), vectors, kind, is_wanted):
-                    shares[key] = max(shares[key], _moving_share(grids[key], residual))
                     finish(key, residual)
             if index >= last_wanted:
                 break
@@ -384,7 +395,7 @@ def _analyse_reference(
         frames.close()
     if emulator is not None:
         for key, residual in emulator.flush():
-            finish(key, residual)
+            finish(key, residual, residual_moves=False)  # as before: the stream's last B-frames count vectors only
     if last_index < 0:
         return None
     frame_ids = frame_ids.copy()

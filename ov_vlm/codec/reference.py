@@ -61,6 +61,15 @@ def residual_fused(
     return kernels.fuse_levels(levels, motion, scale, mv_weight, residual_weight)
 
 
+def residual_resized(motion: np.ndarray, levels: np.ndarray, settings, height: int, width: int) -> np.ndarray:
+    """`linear_resize` of `residual_fused` to ``height`` x ``width``, the fused map evaluated only where the resize
+    reads it (the same float32 values): float32 [height, width]."""
+    scale = max(level_percentile(levels, settings.residual_percentile), settings.residual_floor)
+    xtaps = linear_taps(levels.shape[1], width)
+    ytaps = linear_taps(levels.shape[0], height)
+    return kernels.fused_resized(levels, motion, scale, settings.mv_weight, settings.residual_weight, xtaps, ytaps)
+
+
 def normalise(values: np.ndarray, percentile: float, floor: float) -> np.ndarray:
     """``clip(values / max(P(values), floor), 0, 1)`` over one frame."""
     scale = max(float(np.percentile(values, percentile)), floor)
@@ -115,7 +124,12 @@ def linear_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def letterbox_scores(fused: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
     """Bilinear resize (OpenCV's) onto the content box, zero padding, sum per patch: float32 [G, G]."""
     height, width = geometry.content_height, geometry.content_width
-    resized = linear_resize(np.asarray(fused, dtype=np.float32), height, width)
+    return padded_sums(linear_resize(np.asarray(fused, dtype=np.float32), height, width), geometry)
+
+
+def padded_sums(resized: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
+    """A map on the content box, zero padded onto the canvas and summed per patch: float32 [G, G]."""
+    height, width = resized.shape
     canvas = np.zeros((geometry.canvas, geometry.canvas), dtype=np.float32)
     canvas[geometry.pad_top : geometry.pad_top + height, geometry.pad_left : geometry.pad_left + width] = resized
     cells, patch = geometry.cells, geometry.patch

@@ -39,18 +39,25 @@ def vector_grid(vectors: np.ndarray | None, height: int, width: int, future: boo
     Each exported block covers the cells ``[dst/4 - w/8, dst/4 + w/8)`` (dst is the block centre), as the
     reference paints them; later vectors overwrite earlier ones.
     """
+    flows, covs = vector_grids(vectors, height, width)
+    return flows[int(future)], covs[int(future)]
+
+
+def vector_grids(vectors: np.ndarray | None, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """`vector_grid` of both directions at once: int64 [2, H/4, W/4, 2] (past, future) and bool [2, H/4, W/4]."""
     rows, cols = -(-height // GRID), -(-width // GRID)
-    flow = np.zeros((rows, cols, 2), dtype=np.int64)
-    covered = np.zeros((rows, cols), dtype=bool)
+    flows = np.zeros((2, rows, cols, 2), dtype=np.int64)
+    covs = np.zeros((2, rows, cols), dtype=bool)
     if vectors is None or len(vectors) == 0:
-        return flow, covered
-    vectors = vectors[vectors["source"] > 0] if future else vectors[vectors["source"] <= 0]
-    if len(vectors) == 0:
-        return flow, covered
-    scale = np.maximum(vectors["motion_scale"].astype(np.int64), 1)
-    motion = np.stack([vectors["motion_x"] * 4 // scale, vectors["motion_y"] * 4 // scale], axis=1)
-    paint_cells(flow, covered, vectors, motion.astype(np.int64))
-    return flow, covered
+        return flows, covs
+    ahead = vectors["source"] > 0
+    for direction, chosen in enumerate((~ahead, ahead)):
+        if chosen.any():
+            part = vectors[chosen]
+            scale = np.maximum(part["motion_scale"].astype(np.int64), 1)
+            motion = np.stack([part["motion_x"] * 4 // scale, part["motion_y"] * 4 // scale], axis=1)
+            paint_cells(flows[direction], covs[direction], part, motion.astype(np.int64))
+    return flows, covs
 
 
 def paint_cells(grid: np.ndarray, covered: np.ndarray, vectors: np.ndarray, values: np.ndarray) -> None:
@@ -184,9 +191,7 @@ class PatchedResidual:
         """One inter picture's (display ``position``) patched planes from its vectors and the anchors in ``past``
         / ``future``."""
         height, width = y.shape
-        grids = [vector_grid(vectors, height, width, future=direction) for direction in (False, True)]
-        flows = np.stack([grid for grid, _ in grids])
-        covs = np.stack([covered for _, covered in grids])
+        flows, covs = vector_grids(vectors, height, width)
         if self.options.subpel:
             chroma_flows = flows
         else:
