@@ -20,6 +20,7 @@ from ov_vlm.demo.tower import (
     cell_targets,
     clusters,
     mirrored,
+    parse_settings,
     pretrain_tower,
 )
 from ov_vlm.demo.world import COLORS, SHAPES, Mover, Scene, WorldSpec, generate_world, qa_pairs, render
@@ -134,3 +135,11 @@ def test_image_cell_targets_cover_the_shape(world):
     targets = cell_targets(record, processor.encode_llava(record, world).visuals[0])
     assert (targets["cell_shape"] < len(SHAPES)).sum() == 1  # the one cell holding the shape's centre
     assert CELL_ATTRIBUTES["cell_shape"][targets["cell_shape"].min()] == record["truth"]["shape"]
+
+
+def test_command_line_gives_every_setting():
+    args, settings = parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", "--steps=7", "--mirror=0"])
+    assert settings == TowerSettings(steps=7, mirror=False) and args.data == Path("d")
+    assert parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", "--cells", "true"])[1].cells is True
+    with pytest.raises(SystemExit):
+        parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", "--mirror=maybe"])

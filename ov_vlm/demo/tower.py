@@ -170,6 +170,8 @@ def mirrored(visual):
     """The visual flipped left-right: every patch's pixels flipped and its column mirrored (token order kept; the
     tower places tokens by their positions only)."""
     layout, patch = visual.layout, visual.pixel_values.shape[-1] // visual.layout.cols
+    if int(visual.positions[:, 2].max()) >= layout.cols:  # the demo's position grid is its token layout (4 x 4)
+        raise ValueError("mirrored: the positions' grid is wider than the token layout")
     pixels = visual.pixel_values.unflatten(-1, (layout.cols, patch)).flip(-1).flatten(-2)
     positions = visual.positions.clone()
     positions[:, 2] = layout.cols - 1 - positions[:, 2]
@@ -302,8 +304,7 @@ def summary_line(report: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ov_vlm.demo.tower DATA OUT``: the demo's step 3 on its own (``ov-vlm demo`` runs it so)."""
+def _parser():
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m ov_vlm.demo.tower", description=main.__doc__)
@@ -315,10 +316,26 @@ def main(argv: list[str] | None = None) -> int:
     defaults = TowerSettings()
     for field in dataclasses.fields(TowerSettings):
         default = getattr(defaults, field.name)
-        kind = (lambda text: text.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)
+        kind = _switch if isinstance(default, bool) else type(default)
         parser.add_argument("--" + field.name.replace("_", "-"), type=kind, default=default)
-    args = parser.parse_args(argv)
-    settings = TowerSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TowerSettings)})
+    return parser
+
+
+def _switch(text: str) -> bool:
+    if text.lower() not in ("0", "1", "true", "false", "yes", "no"):
+        raise ValueError(text)
+    return text.lower() in ("1", "true", "yes")
+
+
+def parse_settings(argv: list[str] | None = None):
+    """The command line's arguments and its `TowerSettings`."""
+    args = _parser().parse_args(argv)
+    return args, TowerSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TowerSettings)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ov_vlm.demo.tower DATA OUT``: the demo's step 3 on its own (``ov-vlm demo`` runs it so)."""
+    args, settings = parse_settings(argv)
     report = pretrain_tower(args.data, args.out, args.preset, args.codec_cache, args.seed, settings)
     print(summary_line(report))
     return 0
