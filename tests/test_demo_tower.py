@@ -22,6 +22,7 @@ from ov_vlm.demo.tower import (
     mirrored,
     parse_settings,
     pretrain_tower,
+    settings_arguments,
 )
 from ov_vlm.demo.world import COLORS, SHAPES, Mover, Scene, WorldSpec, generate_world, qa_pairs, render
 from ov_vlm.model import OVVLMForConditionalGeneration
@@ -143,3 +144,5 @@ def test_command_line_gives_every_setting():
     assert parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", "--cells", "true"])[1].cells is True
     with pytest.raises(SystemExit):
         parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", "--mirror=maybe"])
+    chosen = TowerSettings(steps=5, batch_size=3, learning_rate=2e-4, mirror=False, cells=False)
+    assert parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", *settings_arguments(chosen)])[1] == chosen

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import time
@@ -29,6 +28,7 @@ from tqdm.auto import tqdm
 from ov_vlm.errors import one_line
 from ov_vlm.media import is_video_file
 from ov_vlm.utils.jsonl import read_jsonl
+from ov_vlm.utils.processes import fork_context
 
 from .errors import CodecError
 from .pipeline import select_patches
@@ -235,8 +235,7 @@ def run_batch(
             outcomes.append(process_video(video, out_root, settings, viz, force))
             bar.update()
     else:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=fork_context()) as pool:
             futures = [pool.submit(process_video, video, out_root, settings, viz, force) for video in videos]
             for future in as_completed(futures):
                 outcomes.append(future.result())

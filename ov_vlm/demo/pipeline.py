@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 from ov_vlm.errors import OVVLMError
 from ov_vlm.resources import resource_path
+from ov_vlm.utils.processes import fork_context
 
 from .console import LogProgress, last_line, run_logged
 from .tower import TowerSettings
@@ -109,9 +109,8 @@ def step_codec(config: DemoConfig) -> list[Path]:
 
     root, settings = config.out / "codec_cache", codec_settings()
     videos = sorted((config.out / "data" / "media").glob("*.mp4"))
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     with (
-        ProcessPoolExecutor(WORKERS, mp_context=context) as pool,
+        ProcessPoolExecutor(WORKERS, mp_context=fork_context()) as pool,
         tqdm(total=len(videos), desc="codec selection", unit="video") as bar,
     ):
         for _ in pool.map(_cache_selection, [root] * len(videos), videos, [settings] * len(videos), chunksize=8):
@@ -127,13 +126,12 @@ def step_codec(config: DemoConfig) -> list[Path]:
 def step_tower(config: DemoConfig) -> Path:
     """Pretrain the fresh demo model's vision tower and projector on the training clips (``stage0_tower``), in its
     own process (``python -m ov_vlm.demo.tower``); its output goes to a log."""
+    from .tower import settings_arguments
+
     out, log = config.out / "stage0_tower", config.out / "logs" / "stage0_tower.log"
     command = [sys.executable, "-m", "ov_vlm.demo.tower", str(config.out / "data"), str(out)]
     command += ["--codec-cache", str(config.out / "codec_cache"), "--preset", str(MODEL_PRESET)]
-    command += [f"--seed={config.seed}"]
-    for item in dataclasses.fields(config.tower):
-        value = getattr(config.tower, item.name)
-        command.append(f"--{item.name.replace('_', '-')}={int(value) if isinstance(value, bool) else value}")
+    command += [f"--seed={config.seed}", *settings_arguments(config.tower)]
     say(f"    $ python -m ov_vlm.demo.tower ... (full log: {log})")
     code = run_logged(command, log, "tower")
     if code != 0 or not (out / "model.safetensors").is_file():

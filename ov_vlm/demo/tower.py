@@ -321,6 +321,15 @@ def _parser():
     return parser
 
 
+def settings_arguments(settings: TowerSettings) -> list[str]:
+    """The command-line flags that give ``settings`` (what `parse_settings` reads back)."""
+    flags = []
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        flags.append(f"--{field.name.replace('_', '-')}={int(value) if isinstance(value, bool) else value}")
+    return flags
+
+
 def _switch(text: str) -> bool:
     if text.lower() not in ("0", "1", "true", "false", "yes", "no"):
         raise ValueError(text)

@@ -10,7 +10,6 @@ Everything is drawn from a seeded generator (deterministic) and written in the r
 from __future__ import annotations
 
 import json
-import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ov_vlm.media import encode_frames
+from ov_vlm.utils.processes import fork_context
 
 COLORS = {"red": (225, 35, 35), "green": (35, 190, 60), "blue": (40, 90, 235), "yellow": (240, 215, 30)}
 SHAPES = ("square", "circle", "triangle")
@@ -327,19 +327,19 @@ def generate_world(
 
 @contextmanager
 def _renderer(workers: int):
-    """``submit(path, scene, fps)`` -> a future: in ``workers`` processes (forked) or, with one, right away."""
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        done = Future()
-        done.set_result(None)
-
-        def now(path, scene, fps):
-            render_clip(path, scene, fps)
-            return done
-
-        yield now
+    """``submit(path, scene, fps)`` -> a future: in ``workers`` processes or, with one, right away."""
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=fork_context()) as pool:
+            yield lambda path, scene, fps: pool.submit(render_clip, path, scene, fps)
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield lambda path, scene, fps: pool.submit(render_clip, path, scene, fps)
+    done = Future()
+    done.set_result(None)
+
+    def now(path, scene, fps):
+        render_clip(path, scene, fps)
+        return done
+
+    yield now
 
 
 def majority_baselines(train: list[dict], test: list[dict]) -> dict[str, Any]:
