@@ -24,7 +24,7 @@ from ov_vlm.demo.tower import (
     pretrain_tower,
     settings_arguments,
 )
-from ov_vlm.demo.world import COLORS, SHAPES, Mover, Scene, WorldSpec, generate_world, qa_pairs, render
+from ov_vlm.demo.world import COLORS, SHAPES, Scene, WorldSpec, generate_world, qa_pairs, render
 from ov_vlm.model import OVVLMForConditionalGeneration
 from ov_vlm.model.builder import from_preset
 from ov_vlm.utils.jsonl import read_jsonl
@@ -37,13 +37,6 @@ def world(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tower-world")
     generate_world(root, SMALL, seed=3, train_modes=("codec", "frames"))
     return root
-
-
-def scene_of(truth: dict) -> Scene:
-    scene = Scene(**{k: v for k, v in truth.items() if k not in ("movers", "distractors")})
-    scene.movers = [Mover(**m) for m in truth["movers"]]
-    scene.distractors = [tuple(d) for d in truth["distractors"]]
-    return scene
 
 
 def test_clusters_are_the_answers_of_the_clip(world):
@@ -115,7 +108,7 @@ def test_cell_targets_point_at_the_shapes_drawn_there(world, mode):
     for record in [r for r in read_jsonl(world / "test.jsonl") if "video" in r]:
         visual = processor.encode_llava(record, world).visuals[0]
         targets = cell_targets(record, visual)
-        scene = scene_of(record["truth"])
+        scene = Scene.from_truth(record["truth"])
         cell = scene.size // visual.layout.cols
         for token in torch.nonzero(targets["cell_colour"] < len(COLORS)).flatten().tolist():
             t, h, w = visual.positions[token].tolist()

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ov_vlm.media import TIME_SLOTS
+from ov_vlm.media import TIME_SLOTS, sample_frame_ids
 
-from .world import COLORS, DIRECTIONS, SHAPES, Mover
+from .world import COLORS, DIRECTIONS, SHAPES, Scene
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "colour": tuple(COLORS),
@@ -70,41 +70,35 @@ def clusters(record: dict[str, Any]) -> dict[str, int]:
     return {key: ATTRIBUTES[key].index(names[key]) if key in names else UNLABELLED for key in ATTRIBUTES}
 
 
-def _drawn(truth: dict, frame: np.ndarray) -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
-    """(colour, shape, x, y, moving) of every shape drawn at each ``frame``: centres in view pixels."""
-    offset = np.round(truth["pan"] * frame)
-    half = truth["side"] / 2
-    shapes = []
-    for shape, color, x, y in truth["distractors"]:
-        shapes.append((color, shape, x - offset + half, np.full(frame.shape, y + half), np.zeros(frame.shape, bool)))
-    for values in truth["movers"]:
-        mover = Mover(**values)
-        dx, dy = DIRECTIONS[mover.direction]
-        moving = np.clip(np.minimum(frame, mover.stop) - mover.start, 0, None)
-        x, y = mover.x + dx * mover.speed * moving, mover.y + dy * mover.speed * moving
-        active = (frame >= mover.start) & (frame < mover.stop)
-        shapes.append((mover.color, mover.shape, x - offset + half, y + half, active))
+def _drawn(scene: Scene, frame: int) -> list[tuple[str, str, float, float, bool]]:
+    """(colour, shape, centre x, centre y, moving) of every shape drawn in ``frame`` of ``scene``, in view pixels."""
+    offset, half = scene.offset(frame), scene.side / 2
+    shapes = [(color, shape, x - offset + half, y + half, False) for shape, color, x, y in scene.distractors]
+    for mover in scene.movers:
+        x, y = mover.position(frame)
+        shapes.append((mover.color, mover.shape, x - offset + half, y + half, mover.start <= frame < mover.stop))
     return shapes
 
 
 def cell_targets(record: dict[str, Any], visual) -> dict[str, torch.Tensor]:
     """Per token of ``visual`` (from its (t, h, w) position): the cluster of the shape centred in its cell at its
-    frame, ``none`` elsewhere. A video's time slot s shows frame floor(s (F - 1) / 63), in codec and frames input."""
+    frame, ``none`` elsewhere. A video's time slot shows the frame that slot samples on the 64-slot grid."""
     truth, positions = record["truth"], visual.positions.numpy()
-    size = truth["size"]
+    found = {key: np.full(len(positions), len(values) - 1) for key, values in CELL_ATTRIBUTES.items()}
+    cell = truth["size"] / visual.layout.cols
     if "video" in record:
-        frame = np.floor(positions[:, 0] * (truth["frames"] - 1) / (TIME_SLOTS - 1))
-        shapes = _drawn(truth, frame)
+        scene = Scene.from_truth(truth)
+        frames = sample_frame_ids(scene.frames, TIME_SLOTS)[positions[:, 0]]
+        drawn = [(frames == f, _drawn(scene, int(f))) for f in np.unique(frames)]
     else:
         half = truth["side"] / 2
-        shapes = [(truth["color"], truth["shape"], truth["x"] + half, truth["y"] + half, False)]
-    cell = size / visual.layout.cols
-    found = {key: np.full(len(positions), len(values) - 1) for key, values in CELL_ATTRIBUTES.items()}
-    for color, shape, x, y, moving in shapes:
-        here = (positions[:, 1] == np.floor(y / cell)) & (positions[:, 2] == np.floor(x / cell))
-        found["cell_colour"][here] = CELL_ATTRIBUTES["cell_colour"].index(color)
-        found["cell_shape"][here] = CELL_ATTRIBUTES["cell_shape"].index(shape)
-        found["cell_motion"][here] = np.where(np.broadcast_to(moving, here.shape), 0, 1)[here]
+        drawn = [(True, [(truth["color"], truth["shape"], truth["x"] + half, truth["y"] + half, False)])]
+    for at_frame, shapes in drawn:
+        for color, shape, x, y, moving in shapes:
+            here = at_frame & (positions[:, 1] == np.floor(y / cell)) & (positions[:, 2] == np.floor(x / cell))
+            found["cell_colour"][here] = CELL_ATTRIBUTES["cell_colour"].index(color)
+            found["cell_shape"][here] = CELL_ATTRIBUTES["cell_shape"].index(shape)
+            found["cell_motion"][here] = 0 if moving else 1
     return {key: torch.as_tensor(values, dtype=torch.long) for key, values in found.items()}
 
 

@@ -59,6 +59,19 @@ class Scene:
     movers: list[Mover] = field(default_factory=list)
     distractors: list[tuple[str, str, int, int]] = field(default_factory=list)  # (shape, colour, x, y)
 
+    @classmethod
+    def from_truth(cls, truth: dict[str, Any]) -> Scene:
+        """The scene of a record's ``truth`` (its ``asdict``)."""
+        fixed = {key: value for key, value in truth.items() if key not in ("movers", "distractors")}
+        scene = cls(**fixed)
+        scene.movers = [Mover(**mover) for mover in truth["movers"]]
+        scene.distractors = [tuple(d) for d in truth["distractors"]]
+        return scene
+
+    def offset(self, t: int) -> int:
+        """The camera's horizontal offset at frame ``t`` (px)."""
+        return round(self.pan * t)
+
 
 @dataclass(frozen=True)
 class WorldSpec:
@@ -98,7 +111,7 @@ def render(scene: Scene, t: int) -> np.ndarray:
     """Frame ``t`` of a scene (RGB uint8)."""
     size, margin = scene.size, scene.size // 2
     texture = _texture(scene.texture_seed, size + 2 * margin, size + 2 * margin)
-    offset = round(scene.pan * t)
+    offset = scene.offset(t)
     frame = texture[margin : margin + size, margin + offset : margin + offset + size].copy()
     if scene.water:
         band = _texture(scene.texture_seed + 1, size + 2 * margin, size + 2 * margin)
