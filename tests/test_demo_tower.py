@@ -16,6 +16,7 @@ from ov_vlm.demo.tower import (
     ATTRIBUTES,
     CELL_ATTRIBUTES,
     UNLABELLED,
+    ClusterHeads,
     TowerSettings,
     cell_targets,
     clusters,
@@ -139,3 +140,26 @@ def test_command_line_gives_every_setting():
         parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", "--mirror=maybe"])
     chosen = TowerSettings(steps=5, batch_size=3, learning_rate=2e-4, mirror=False, cells=False)
     assert parse_settings(["d", "o", "--codec-cache", "c", "--preset", "p", *settings_arguments(chosen)])[1] == chosen
+
+
+def test_cluster_heads_pool_each_visual_alone():
+    """The attention pool reads only a visual's own tokens: the same logits alone or packed with longer visuals (the
+    padding is masked), and moving one token's content changes only its own visual's logits."""
+    torch.manual_seed(0)
+    heads = ClusterHeads(32).eval()
+    counts = [3, 7, 5]
+    tokens = torch.randn(sum(counts), 32)
+    packed = heads(tokens, counts)
+    start = 0
+    for k, count in enumerate(counts):
+        alone = heads(tokens[start : start + count], [count])
+        for key in ATTRIBUTES:
+            assert packed[key].shape == (len(counts), len(ATTRIBUTES[key]))
+            assert torch.allclose(packed[key][k], alone[key][0], atol=1e-5), (k, key)
+        start += count
+    changed = tokens.clone()
+    changed[4] += 5.0  # a token of the second visual
+    after = heads(changed, counts)
+    assert torch.allclose(after["shape"][0], packed["shape"][0])
+    assert torch.allclose(after["shape"][2], packed["shape"][2])
+    assert not torch.allclose(after["shape"][1], packed["shape"][1])

@@ -4,9 +4,10 @@ discrimination over the world's training clips and images, in the spirit of the 
 The paper's encoder learns to tell apart the clusters of a teacher's embeddings; here the world's generator is the
 teacher: every clip belongs to one cluster per attribute of the shape that moves first (its colour, its shape, its
 direction, whether it stops) and every image to its shape's colour and shape cluster. One linear classifier per
-attribute reads the mean of a visual's projected tokens (what the LLM will read), so the tower learns to put what it
-sees into the tokens, in codec and frames input alike. The language model is untouched; the saved folder is the
-model stage 1 starts from. Its held-out accuracy per attribute is reported (``tower.json``).
+attribute reads an attention pool of a visual's projected tokens (what the LLM will read, and how: by attending), so
+the tower learns to put what it sees into the tokens, in codec and frames input alike. The language model is
+untouched; the saved folder is the model stage 1 starts from. Its held-out accuracy per attribute is reported
+(``tower.json``).
 """
 
 from __future__ import annotations
@@ -103,15 +104,24 @@ def cell_targets(record: dict[str, Any], visual) -> dict[str, torch.Tensor]:
 
 
 class ClusterHeads(nn.Module):
-    """One linear classifier per attribute over a visual's mean projected token."""
+    """One linear classifier per attribute over an attention pool of a visual's projected tokens: one learned query
+    per attribute (the paper encoder's pooling head), so the tower must put each answer where a reader that attends
+    finds it, as the LLM will; a mean pool let the tower answer "shape" by the shape's area instead."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, heads: int = 4):
         super().__init__()
+        self.queries = nn.Parameter(torch.randn(len(ATTRIBUTES), width) * width**-0.5)
+        self.pool = nn.MultiheadAttention(width, heads, batch_first=True)
         self.heads = nn.ModuleDict({key: nn.Linear(width, len(values)) for key, values in ATTRIBUTES.items()})
         self.cells = nn.ModuleDict({key: nn.Linear(width, len(values)) for key, values in CELL_ATTRIBUTES.items()})
 
-    def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {key: head(pooled) for key, head in self.heads.items()}
+    def forward(self, tokens: torch.Tensor, counts: list[int]) -> dict[str, torch.Tensor]:
+        """Logits per attribute from packed tokens [sum(counts), width], ``counts`` tokens per visual."""
+        padded = nn.utils.rnn.pad_sequence(list(torch.split(tokens, counts)), batch_first=True)
+        padding = torch.arange(padded.shape[1])[None, :] >= torch.tensor(counts)[:, None]
+        queries = self.queries.expand(len(counts), -1, -1)
+        pooled = self.pool(queries, padded, padded, key_padding_mask=padding, need_weights=False)[0]
+        return {key: head(pooled[:, k]) for k, (key, head) in enumerate(self.heads.items())}
 
     def per_token(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         return {key: head(tokens) for key, head in self.cells.items()}
@@ -127,15 +137,14 @@ def encode_visuals(records: list[dict], processor, media_root: Path, progress=No
     return visuals
 
 
-def projected_tokens(model, visuals: list) -> tuple[torch.Tensor, torch.Tensor]:
-    """The visuals' projected tokens, packed [tokens, text width], and each visual's mean [n, text width]."""
+def projected_tokens(model, visuals: list) -> tuple[torch.Tensor, list[int]]:
+    """The visuals' projected tokens, packed [tokens, text width], and each visual's token count."""
     features = model.get_visual_features(
         [v.pixel_values for v in visuals],
         [v.positions for v in visuals],
         torch.tensor([v.layout.grid for v in visuals], dtype=torch.long),
     )
-    pieces = torch.split(features, [v.num_tokens for v in visuals])
-    return features, torch.stack([piece.mean(dim=0) for piece in pieces])
+    return features, [v.num_tokens for v in visuals]
 
 
 def cluster_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -182,8 +191,8 @@ def batch_loss(model, heads: ClusterHeads, visuals: list, labels: dict, cells: l
     targets = {key: values.clone() for key, values in labels.items()}
     turned = torch.as_tensor(flips) & (targets["direction"] != UNLABELLED)
     targets["direction"][turned] = torch.tensor(MIRRORED_DIRECTION)[targets["direction"][turned]]
-    tokens, pooled = projected_tokens(model, chosen)
-    loss = cluster_loss(heads(pooled), targets)
+    tokens, counts = projected_tokens(model, chosen)
+    loss = cluster_loss(heads(tokens, counts), targets)
     if cells is not None:
         per_token = heads.per_token(tokens)
         for key in CELL_ATTRIBUTES:
@@ -231,7 +240,7 @@ def accuracy(model, heads: ClusterHeads, visuals: list, labels: dict[str, torch.
     model.eval()
     logits = {key: [] for key in ATTRIBUTES}
     for start in range(0, len(visuals), batch):
-        for key, values in heads(projected_tokens(model, visuals[start : start + batch])[1]).items():
+        for key, values in heads(*projected_tokens(model, visuals[start : start + batch])).items():
             logits[key].append(values.argmax(dim=-1))
     result = {}
     for key in ATTRIBUTES:
