@@ -47,7 +47,7 @@ CELL_ATTRIBUTES: dict[str, tuple[str, ...]] = {  # per token: what the shape cen
 class TowerSettings:
     """The pretraining run: AdamW at a constant rate after a short warm-up, batches of visuals."""
 
-    steps: int = 1000
+    steps: int = 1500
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup_steps: int = 20

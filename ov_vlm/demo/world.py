@@ -143,7 +143,7 @@ def _free_spot(rng, size: int, side: int, taken: list[tuple[float, float]], lo: 
 
 def _mover(rng, spec: WorldSpec, side: int, shape: str, color: str, start: int, stops: bool) -> Mover:
     direction = list(DIRECTIONS)[rng.integers(len(DIRECTIONS))]
-    stop = int(rng.integers(spec.frames // 2, spec.frames * 2 // 3)) if stops else spec.frames
+    stop = int(rng.integers(spec.frames // 4, spec.frames // 2)) if stops else spec.frames  # at rest for half or more
     travel = spec.size - side - 4
     speed = min(1.6, travel / max(1, stop - start))
     dx, dy = DIRECTIONS[direction]
