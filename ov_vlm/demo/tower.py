@@ -45,7 +45,7 @@ CELL_ATTRIBUTES: dict[str, tuple[str, ...]] = {  # per token: what the shape cen
 
 @dataclass(frozen=True)
 class TowerSettings:
-    """The pretraining run: AdamW at a constant rate after a short warm-up, batches of visuals."""
+    """The pretraining run: AdamW, a linear warm-up then cosine decay to a tenth of the rate, batches of visuals."""
 
     steps: int = 1500
     batch_size: int = 32
