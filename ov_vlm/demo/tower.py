@@ -118,7 +118,7 @@ class ClusterHeads(nn.Module):
     def forward(self, tokens: torch.Tensor, counts: list[int]) -> dict[str, torch.Tensor]:
         """Logits per attribute from packed tokens [sum(counts), width], ``counts`` tokens per visual."""
         padded = nn.utils.rnn.pad_sequence(list(torch.split(tokens, counts)), batch_first=True)
-        padding = torch.arange(padded.shape[1])[None, :] >= torch.tensor(counts)[:, None]
+        padding = torch.arange(padded.shape[1], device=tokens.device)[None, :] >= tokens.new_tensor(counts)[:, None]
         queries = self.queries.expand(len(counts), -1, -1)
         pooled = self.pool(queries, padded, padded, key_padding_mask=padding, need_weights=False)[0]
         return {key: head(pooled[:, k]) for k, (key, head) in enumerate(self.heads.items())}
