@@ -19,6 +19,7 @@ from ov_vlm.data import (
     load_records,
     read_skip_log,
 )
+from ov_vlm.data.dataset import encoded_bytes
 from ov_vlm.train.parts import apply_freeze_policy, parameter_groups, parameter_table
 from ov_vlm.train.recipe import RecipeError, load_recipe
 
@@ -102,6 +103,36 @@ def test_bad_samples_stop_training_or_are_skipped_and_logged(clean, tmp_path):
     lenient[3]
     assert [e["id"] for e in read_skip_log(log)] == ["bad-one"]  # logged once, with the reason
     assert "no such image file" in read_skip_log(log)[0]["reason"]
+
+
+def test_memory_cache_decodes_each_sample_once_within_its_budget(clean, tmp_path):
+    """Kept samples come back from memory (their media may even be gone); past the budget they are decoded again."""
+    _, processor = tiny_vlm()
+    folder = tmp_path / "copy"
+    shutil.copytree(clean.parent, folder)
+    records = load_records(folder / "train.jsonl")
+    kept = SupervisedDataset(records, processor, folder, "error", memory_cache_mb=64)
+    plain = SupervisedDataset(records, processor, folder, "error")
+    first = [kept[i] for i in range(len(records))]
+    assert 0 < kept.memory_used <= 64 * 2**20 and len(kept._kept) == len(records)
+    for path in (folder / "media").iterdir():
+        path.unlink()
+    for i, item in enumerate(first):
+        again = kept[i]
+        assert again is item
+    with pytest.raises(DataError, match="no such"):
+        plain[0]
+    off = SupervisedDataset(load_records(clean), processor, clean.parent, "error")
+    off[0]
+    assert off.memory_used == 0 and not off._kept
+    budgeted = SupervisedDataset(load_records(clean), processor, clean.parent, "error", memory_cache_mb=1)
+    budgeted.memory_budget = encoded_bytes(budgeted[0]) + encoded_bytes(budgeted[1])  # room for two samples
+    for i in range(2, len(records)):
+        budgeted[i]
+    assert sorted(budgeted._kept) == [0, 1] and budgeted.memory_used == budgeted.memory_budget
+    assert budgeted[5] is not budgeted[5]  # decoded each time it is asked for
+    with pytest.raises(ValueError, match="memory_cache_mb"):
+        SupervisedDataset(records, processor, folder, "error", memory_cache_mb=-1)
 
 
 def test_samples_without_an_answer_are_bad_not_zero_loss(clean):

@@ -92,7 +92,7 @@ class CodecSelection:
         if not meta_path.is_file():
             raise FileNotFoundError(f"{directory}: no {META_FILE}; not a codec selection folder")
         meta = json.loads(meta_path.read_text())
-        mosaics = np.stack([np.asarray(Image.open(directory / name).convert("RGB")) for name in meta["mosaic_files"]])
+        mosaics = np.stack([_rgb_array(directory / name) for name in meta["mosaic_files"]])
         return cls(
             positions=np.load(directory / "positions_thw.npy"),
             frame_ids=np.load(directory / "frame_ids.npy"),
@@ -101,6 +101,12 @@ class CodecSelection:
             selection_order=np.load(directory / "visidx_thw.npy"),
             meta=meta,
         )
+
+
+def _rgb_array(path: Path) -> np.ndarray:
+    """An image file as uint8 [H, W, 3] (RGB files are not converted again)."""
+    with Image.open(path) as image:
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 def is_complete(directory: str | Path) -> bool:

@@ -4,6 +4,11 @@
 good sample (so batches keep their size), logs ``{"id", "index", "reason"}`` to ``skipped_samples.jsonl`` and counts
 it for the run summary. Nothing is dropped silently, and a sample whose labels supervise nothing (for instance a
 truncated or malformed conversation) is a bad sample, never a zero-loss step.
+
+``memory_cache_mb`` > 0 keeps encoded samples in memory, up to that size, so runs of several passes over a small
+set decode and tokenize each sample once (each DataLoader worker holds its own copy). Samples are kept in the
+order they are first asked for until the budget is full; no eviction, since with shuffled passes every kept sample
+is as likely to come back as any other.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class SupervisedDataset(Dataset):
         media_root: str | Path | None = None,
         on_bad_sample: str = "error",
         skip_log: str | Path | None = None,
+        memory_cache_mb: int = 0,
     ):
         if on_bad_sample not in POLICIES:
             raise ValueError(f"on_bad_sample must be one of {POLICIES}, got {on_bad_sample!r}")
@@ -42,12 +48,29 @@ class SupervisedDataset(Dataset):
         self.on_bad_sample = on_bad_sample
         self.skip_log = Path(skip_log) if skip_log is not None else None
         self.skipped: dict[int, str] = {}
+        if memory_cache_mb < 0:
+            raise ValueError(f"memory_cache_mb must be >= 0, got {memory_cache_mb}")
+        self.memory_budget = memory_cache_mb * 2**20
+        self.memory_used = 0
+        self._kept: dict[int, Encoded] = {}
 
     def __len__(self) -> int:
         return len(self.records)
 
     def encode(self, index: int) -> Encoded:
-        """Tokenize sample ``index``; raises `DataError` naming it when unusable."""
+        """Tokenize sample ``index`` (or take it from the memory cache); raises `DataError` naming it when
+        unusable."""
+        kept = self._kept.get(index)
+        if kept is not None:
+            return kept
+        encoded = self._encode(index)
+        size = encoded_bytes(encoded)
+        if self.memory_used + size <= self.memory_budget:
+            self._kept[index] = encoded
+            self.memory_used += size
+        return encoded
+
+    def _encode(self, index: int) -> Encoded:
         record = self.records[index]
         try:
             encoded = self.processor.encode_llava(record, self.media_root)
@@ -86,6 +109,12 @@ class SupervisedDataset(Dataset):
         spec = self.processor.spec
         image_tokens, video_tokens = spec.largest_image_layout().num_tokens, spec.video_layout().num_tokens
         return [estimate_length(record, image_tokens, video_tokens) for record in self.records]
+
+
+def encoded_bytes(encoded: Encoded) -> int:
+    """Approximate memory of one encoded sample: its tensors plus the token and label lists."""
+    tensors = [t for v in encoded.visuals for t in (v.pixel_values, v.positions) if t is not None]
+    return sum(t.element_size() * t.nelement() for t in tensors) + 16 * (len(encoded.input_ids) + len(encoded.labels))
 
 
 def read_skip_log(path: str | Path) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import json
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +90,15 @@ class WorldSpec:
     water_share: float = 0.3
 
 
+@lru_cache(maxsize=4)  # every frame of a clip reads the same textures: drawn once per clip, read-only
 def _texture(seed: int, height: int, width: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     base = rng.integers(70, 150, (height // 8 + 2, width // 8 + 2, 1)).repeat(8, 0).repeat(8, 1)
     grain = rng.integers(-10, 10, (base.shape[0], base.shape[1], 1))
     tint = rng.integers(-12, 12, (1, 1, 3))
-    return np.clip(base + grain + tint, 0, 255).astype(np.uint8)
+    texture = np.clip(base + grain + tint, 0, 255).astype(np.uint8)
+    texture.setflags(write=False)
+    return texture
 
 
 def _draw(draw: ImageDraw.ImageDraw, shape: str, color: str, x: float, y: float, side: int) -> None:

@@ -86,11 +86,22 @@ def count_frames(path: str | Path) -> int:
     """Number of video frames, by demuxing packets (no decoding); metadata counts are not trusted."""
     path = Path(path)
     with contextlib.closing(_open(path)) as container:
+        return _count_packets(container, _video_stream(container, path), path)
+
+
+def _count_packets(container: av.container.InputContainer, stream, path: Path) -> int:
+    try:
+        return sum(1 for packet in container.demux(stream) if packet.size)
+    except av.error.FFmpegError as error:
+        raise VideoError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
+
+
+def _probe(path: Path) -> tuple[str, int, int, int]:
+    """(codec, width, height, frames) of the video stream of ``path``, from one opening."""
+    with contextlib.closing(_open(path)) as container:
         stream = _video_stream(container, path)
-        try:
-            return sum(1 for packet in container.demux(stream) if packet.size)
-        except av.error.FFmpegError as error:
-            raise VideoError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
+        context = stream.codec_context
+        return context.name, context.width, context.height, _count_packets(container, stream, path)
 
 
 def transcode_to_h264(
@@ -186,13 +197,18 @@ class VideoSource:
             source_codec = stream.codec_context.name
             fps = float(stream.average_rate) if stream.average_rate else None
             duration = float(container.duration / av.time_base) if container.duration else None
+            transcoded = transcode and source_codec not in DIRECT_MV_CODECS
+            if not transcoded:  # the stream analysed is this one: probe it from this opening
+                context = stream.codec_context
+                codec, width, height = context.name, context.width, context.height
+                num_frames = _count_packets(container, stream, self.path)
         analysed = self.path
-        transcoded = transcode and source_codec not in DIRECT_MV_CODECS
         if transcoded:
             self._tempdir = tempfile.TemporaryDirectory(prefix="ov-vlm-codec-")
             analysed = Path(self._tempdir.name) / "transcoded.mp4"
             try:
                 transcode_to_h264(self.path, analysed, max_side, threads, self.decode_errors)
+                codec, width, height, num_frames = _probe(analysed)
             except VideoError:
                 self.close()
                 raise
@@ -202,13 +218,9 @@ class VideoSource:
                     self.path, f"cannot transcode {source_codec} to H.264 ({_ffmpeg_reason(error)})"
                 ) from None
         self._analysed = analysed
-        num_frames = count_frames(analysed)
         if num_frames == 0:
             self.close()
             raise VideoError(self.path, "no video frames (empty or truncated stream)")
-        with contextlib.closing(_open(analysed)) as container:
-            context = _video_stream(container, analysed).codec_context
-            width, height, codec = context.width, context.height, context.name
         if not width or not height:
             self.close()
             raise VideoError(self.path, "video stream has no frame size")

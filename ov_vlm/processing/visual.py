@@ -188,11 +188,17 @@ def image_visual(source: Any, spec: VisualSpec) -> Visual:
     return Visual("image", pixels, positions, layout, {"canvas": [width, height], "source_size": list(image.size)})
 
 
+def normalized_frames(images: list[Image.Image], spec: VisualSpec) -> torch.Tensor:
+    """Same-size RGB images as one normalised tensor [C, T, H, W] (one array operation for all of them)."""
+    stacked = np.stack([np.asarray(image) for image in images])  # [T, H, W, 3] uint8
+    return normalize(stacked, spec.mean, spec.std).transpose(0, 1).contiguous()
+
+
 def frames_visual(frames: list[Any], spec: VisualSpec, info: dict | None = None) -> Visual:
     """Frames letterboxed to squares, spread over the 64-slot time grid."""
     side = spec.frame_side()
     squares = [letterbox(load_image(frame), side, side, BICUBIC)[0] for frame in frames]
-    pixels = torch.stack([normalize(square, spec.mean, spec.std) for square in squares], dim=1)  # [C, T, S, S]
+    pixels = normalized_frames(squares, spec)  # [C, T, S, S]
     layout = TokenLayout(*pixel_grid(pixels.shape, spec.patch_size), merge=spec.token_merge)
     positions = grid_positions(spec.slots(len(frames)), layout.rows, layout.cols) if spec.positional else None
     return Visual("video", pixels, positions, layout, {"frames": len(frames), **(info or {})})
@@ -205,7 +211,7 @@ def codec_visual(selection: CodecSelection, spec: VisualSpec) -> Visual:
     images = [Image.fromarray(mosaic) for mosaic in selection.mosaics]
     if images[0].size != (side, side):
         images = [image.resize((side, side), BICUBIC) for image in images]
-    pixels = torch.stack([normalize(image, spec.mean, spec.std) for image in images], dim=1)
+    pixels = normalized_frames(images, spec)
     info = {"mode": "codec", "K": int(selection.meta["K"]), "mosaics": len(images)}
     if not spec.positional:  # every mosaic is an independent image
         return Visual("video", pixels, None, TokenLayout(len(images), cells, cells, spec.token_merge), info)

@@ -63,6 +63,7 @@ class DataSection:
     group_by_modality_length: bool = False
     shuffle: bool = True  # false: the file's order (e.g. pre-shuffled or curriculum data)
     num_workers: int = 0
+    memory_cache_mb: int = 0  # keep encoded samples in memory up to this size (several passes over a small set)
 
 
 @dataclass

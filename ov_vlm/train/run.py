@@ -269,7 +269,9 @@ def fit_and_summarize(model, processor, args, records: list, recipe, process: Pr
     out = process.out
     skip_log = out / "skipped_samples.jsonl"
     media_root = recipe.data.media_root or Path(recipe.data.train).parent
-    dataset = SupervisedDataset(records, processor, media_root, recipe.data.on_bad_sample, skip_log)
+    dataset = SupervisedDataset(
+        records, processor, media_root, recipe.data.on_bad_sample, skip_log, recipe.data.memory_cache_mb
+    )
     trainer = OVVLMTrainer(
         model=model,
         args=args,
