@@ -189,7 +189,7 @@ def test_request_helpers():
 
 def test_several_processes_launch_data_parallel_also_on_cpu(tmp_path):
     """``--nproc 2`` gives two processes (plain ``accelerate launch --num_processes=2`` runs one on a CPU machine)."""
-    from ov_vlm.evaluation.runner import EvalRequest, lmms_eval_command
+    from ov_vlm.evaluation.runner import EvalError, EvalRequest, lmms_eval_command, run_eval
 
     suite = load_suite("local")
     request = EvalRequest(model=tmp_path, suite=suite, output=tmp_path, nproc=2)
@@ -197,6 +197,8 @@ def test_several_processes_launch_data_parallel_also_on_cpu(tmp_path):
     assert command[1:5] == ["launch", "--multi_gpu", "--num_processes=2", "-m"] and command[5] == "lmms_eval"
     single = lmms_eval_command(EvalRequest(model=tmp_path, suite=suite, output=tmp_path), suite, tmp_path, tmp_path)
     assert "launch" not in single
+    with pytest.raises(EvalError, match="threads must be at least 1, got 0"):
+        run_eval(EvalRequest(model=tmp_path, suite=suite, output=tmp_path, threads=0))
 
 
 def test_entry_point_registers_the_model():
@@ -254,6 +256,8 @@ def test_lmms_eval_cli_runs_local_tasks_in_codec_and_frames_mode(tiny_model_dir,
                 "frames",
                 "--frames",
                 "4",
+                "--threads",
+                "1",
                 "--output",
                 str(frames_run),
                 "--cache-dir",
@@ -265,6 +269,8 @@ def test_lmms_eval_cli_runs_local_tasks_in_codec_and_frames_mode(tiny_model_dir,
     assert not (tmp_path / "frames-cache").exists() or not any((tmp_path / "frames-cache").iterdir())  # no codec
     frames = load_result(frames_run)
     assert list(frames["scores"]) == ["local_video"] and frames["settings"]["frames"] == 4
+    assert frames["settings"]["threads"] == 1  # the child ran with one torch thread, as asked
+    assert "(float32, 1 CPU threads)" in (frames_run / "lmms_eval.log").read_text()
     assert "video_mode=frames" in " ".join(frames["command"]) and "frames=4" in " ".join(frames["command"])
 
 

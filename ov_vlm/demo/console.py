@@ -12,10 +12,11 @@ COUNTER = re.compile(rb"\|\s*(\d+)/(\d+) \[")
 
 
 class LogProgress:
-    """A tqdm bar following the longest ``| n/total [`` counter in the tail of ``log`` (polled in a thread)."""
+    """A tqdm bar following the longest ``| n/total [`` counter in the tail of ``log`` (polled in a thread); bars of
+    children that run side by side take one terminal line each (``position``)."""
 
-    def __init__(self, log: Path, desc: str, unit: str = "step", interval: float = 0.5):
-        self.log, self.desc, self.unit, self.interval = log, desc, unit, interval
+    def __init__(self, log: Path, desc: str, unit: str = "step", interval: float = 0.5, position: int = 0):
+        self.log, self.desc, self.unit, self.interval, self.position = log, desc, unit, interval, position
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._bar = None
@@ -50,7 +51,7 @@ class LogProgress:
         if self._bar is None or self._bar.total != total:
             if self._bar is not None:
                 self._bar.close()
-            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit)
+            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit, position=self.position)
         self._bar.update(done - self._bar.n)
 
 

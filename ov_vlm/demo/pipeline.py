@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,13 +55,15 @@ class Steps:
     def __init__(self, out: Path):
         self.path = out / "steps.json"
         self.state: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        self._lock = threading.Lock()  # steps running side by side mark themselves from their threads
 
     def done(self, name: str, outputs: list[Path]) -> bool:
         return bool(self.state.get(name, {}).get("done")) and all(p.exists() for p in outputs)
 
     def mark(self, name: str, seconds: float, **info: Any) -> None:
-        self.state[name] = {"done": True, "seconds": round(seconds, 1), **info}
-        self.path.write_text(json.dumps(self.state, indent=1))
+        with self._lock:
+            self.state[name] = {"done": True, "seconds": round(seconds, 1), **info}
+            self.path.write_text(json.dumps(self.state, indent=1))
 
 
 def say(text: str) -> None:
@@ -175,28 +178,63 @@ def write_task(config: DemoConfig) -> Path:
     return suite
 
 
-def step_eval(config: DemoConfig, mode: str) -> Path:
+def step_eval(config: DemoConfig, mode: str, suite: Path, threads: int | None = None, position: int = 0) -> str:
+    """lmms-eval on the held-out task (``suite``, from `write_task`) in one video mode; returns its summary line."""
     from ov_vlm.evaluation.runner import EvalError, EvalRequest, run_eval
     from ov_vlm.evaluation.suite import load_suite
 
     request = EvalRequest(
         model=config.out / "stage2_sft",
-        suite=load_suite(write_task(config)),
+        suite=load_suite(suite),
         output=config.out / "eval" / mode,
         video_mode=mode,
         batch_size=config.eval_batch_size if mode != "dense" else 2,
         cache_dir=config.out / "codec_cache",
+        threads=threads,
         quiet=True,
     )
     try:
-        with LogProgress(request.output / "lmms_eval.log", f"lmms-eval {mode}", unit="question"):
+        with LogProgress(request.output / "lmms_eval.log", f"lmms-eval {mode}", unit="question", position=position):
             result = run_eval(request)
     except EvalError as error:
         raise DemoError(f"evaluation in {mode} mode failed: {error}") from None
     score = result["scores"].get("motion_world", {})
     shown = f"{score['value']:.1f}%" if isinstance(score.get("value"), int | float) else "no score"
-    say(f"    {mode}: {shown} exact match on all held-out questions (log: {request.output / 'lmms_eval.log'})")
-    return request.output / "result.json"
+    return f"    {mode}: {shown} exact match on all held-out questions (log: {request.output / 'lmms_eval.log'})"
+
+
+def eval_result(config: DemoConfig, mode: str) -> Path:
+    return config.out / "eval" / mode / "result.json"
+
+
+def step_evals(config: DemoConfig, steps: Steps) -> list[Path]:
+    """The held-out evaluation in every mode not evaluated yet, side by side: one lmms-eval process per mode, with
+    one torch thread each when several run (on two cores this overlaps their start-up; two processes with two
+    threads each would wait on each other). Each mode is recorded in ``steps.json`` as it finishes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [mode for mode in config.modes if not steps.done(f"eval_{mode}", [eval_result(config, mode)])]
+    for mode in config.modes:
+        if mode not in todo:
+            say(f"    eval_{mode}: done already (in {config.out}); skipped")
+    if not todo:
+        return []
+    threads = 1 if len(todo) > 1 else None
+    say(f"    {' and '.join(todo)} mode" + ("s side by side ..." if threads else " ..."))
+    suite = write_task(config)  # once, before the evaluations read it
+
+    def evaluate(position: int, mode: str) -> str:
+        started = time.perf_counter()
+        line = step_eval(config, mode, suite, threads, position)
+        steps.mark(f"eval_{mode}", time.perf_counter() - started, threads=threads)
+        return line
+
+    with ThreadPoolExecutor(len(todo)) as pool:
+        futures = [pool.submit(evaluate, k, mode) for k, mode in enumerate(todo)]
+        lines = [future.result() for future in futures]
+    for line in lines:  # after every bar has closed
+        say(line)
+    return [eval_result(config, mode) for mode in todo]
 
 
 def step_chat(config: DemoConfig) -> dict[str, str]:
@@ -267,22 +305,20 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] = say) -> Path:
         ("stage1_align", lambda: step_train("stage1_align", config), [out / "stage1_align" / "model.safetensors"]),
         ("stage2_sft", lambda: step_train("stage2_sft", config), [out / "stage2_sft" / "model.safetensors"]),
     ]
-    plan += [(f"eval_{m}", lambda m=m: step_eval(config, m), [out / "eval" / m / "result.json"]) for m in config.modes]
+    plan.append(("eval", lambda: step_evals(config, steps), [eval_result(config, m) for m in config.modes]))
     report = ("report", lambda: write_report(out, config.modes, config.seed), [out / "report.md", out / "results.json"])
     plan.append(report)
     if config.chat:
         plan.append(("chat", lambda: step_chat(config), []))
     shown = set()
     for name, action, outputs in plan:
-        text = STEP_TEXT.get(name.split("_")[0] if name.startswith("eval_") else name)
+        text = STEP_TEXT.get(name)
         if text and text not in shown:
             progress(f"\n==> {text}")
             shown.add(text)
         if name != "chat" and steps.done(name, outputs):
             progress(f"    {name}: done already (in {out}); skipped")
             continue
-        if name.startswith("eval_"):
-            progress(f"    {name.removeprefix('eval_')} mode ...")
         started = time.perf_counter()
         action()
         steps.mark(name, time.perf_counter() - started)

@@ -57,6 +57,9 @@ class EvalRequest:
     )
     cache_dir: Path | None = field(default=None, metadata=flag("codec selection cache (default ~/.cache/ov-vlm/codec)"))
     nproc: int = field(default=1, metadata=flag("processes (GPUs) through accelerate launch"))
+    threads: int | None = field(
+        default=None, metadata=flag("CPU threads of each evaluation process (OMP_NUM_THREADS; default: torch's)")
+    )
     reference: str | None = field(
         default=None, metadata=flag("published column to compute deltas against (default: by encoder/mode)")
     )

@@ -55,6 +55,7 @@ def effective_settings(request: EvalRequest, spec: dict[str, Any]) -> dict[str, 
         "attn_implementation": request.attn_implementation,
         "max_new_tokens": request.max_new_tokens,
         "nproc": request.nproc,
+        "threads": request.threads,
     }
 
 
@@ -148,6 +149,8 @@ def run_eval(request: EvalRequest) -> dict[str, Any]:
     """Run the suite on the model; returns the result (also written to ``request.output``)."""
     from ov_vlm.model.inference import ModelLoadError, check_model_dir
 
+    if request.threads is not None and request.threads < 1:
+        raise EvalError(f"threads must be at least 1, got {request.threads}")
     try:
         check_model_dir(request.model)
     except ModelLoadError as error:
@@ -167,6 +170,8 @@ def run_eval(request: EvalRequest) -> dict[str, Any]:
     command = lmms_eval_command(request, suite, raw, failures)
     env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}  # a launcher sets its own
     env.update(env_extra, TOKENIZERS_PARALLELISM="false")
+    if request.threads:
+        env.update(OMP_NUM_THREADS=str(request.threads), MKL_NUM_THREADS=str(request.threads))
     env.setdefault("HF_HOME", str(Path.home() / ".cache" / "huggingface"))  # some lmms-eval tasks read it on import
     cwd = suite.run_from or Path.cwd()
     started = time.perf_counter()
