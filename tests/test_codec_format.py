@@ -103,7 +103,9 @@ def test_save_load_round_trip_and_jpeg(tmp_path, clip):
     assert np.array_equal(loaded.frame_ids, selection.frame_ids)
     assert np.array_equal(loaded.selection_order, selection.selection_order)
     error = np.abs(loaded.mosaics.astype(int) - selection.mosaics.astype(int)).mean()
-    assert error < 4  # JPEG quality 95
+    assert error < 9  # quality 95, 4:2:0 chroma as the reference writes: 7.1 here, saturated colours side by side
+    lossless = CodecSelection.load(selection.save(tmp_path / "png", image_format="png"))
+    assert np.array_equal(lossless.mosaics, selection.mosaics)
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["K"] == 392 and meta["video"]["path"] == str(clip.path)
     images = selection.images

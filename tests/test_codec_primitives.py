@@ -116,6 +116,54 @@ def test_linear_resize_is_opencvs_bilinear(shape):
     assert np.array_equal(reference.linear_resize(image, 8, 10), image)
 
 
+def opencv_linear_u8(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """OpenCV's 8-bit INTER_LINEAR written out per pixel: weights rounded to 1/2048 each, a horizontal pass to
+    integer sums, then the vertical pass of its vectorised code (``>> 4``, high half of the product, ``+ 2 >> 2``)."""
+
+    def taps(source: int, target: int):
+        scale = 1.0 / (target / source)
+        out = []
+        for d in range(target):
+            f = np.float32((d + 0.5) * scale - 0.5)
+            s = int(np.floor(f))
+            f = np.float32(f - np.float32(s))
+            if s < 0:
+                s, f = 0, np.float32(0)
+            if s >= source - 1:
+                s, f = source - 1, np.float32(0)
+            w0 = int(np.rint((np.float32(1) - f) * np.float32(2048)))
+            w1 = int(np.rint(f * np.float32(2048)))
+            out.append((s, min(s + 1, source - 1), w0, w1))
+        return out
+
+    columns, rows = taps(image.shape[1], width), taps(image.shape[0], height)
+    out = np.zeros((height, width, image.shape[2]), dtype=np.uint8)
+    for y, (y0, y1, b0, b1) in enumerate(rows):
+        for x, (x0, x1, a0, a1) in enumerate(columns):
+            for c in range(image.shape[2]):
+                s0 = int(image[y0, x0, c]) * a0 + int(image[y0, x1, c]) * a1
+                s1 = int(image[y1, x0, c]) * a0 + int(image[y1, x1, c]) * a1
+                out[y, x, c] = min(max(((((s0 >> 4) * b0) >> 16) + (((s1 >> 4) * b1) >> 16) + 2) >> 2, 0), 255)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(23, 17), (5, 13), (12, 10), (40, 31)])
+def test_letterbox_resize_is_opencvs_fixed_point_bilinear(shape):
+    """Shrinking and enlarging a uint8 RGB image; the fixture's mosaics check the same against the reference."""
+    image = np.random.default_rng(1).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    geometry = CanvasGeometry(12, 10, 48, 16, 1.0, *shape, 3, 5)
+    canvas = reference.letterbox_rgb(image, geometry, np.zeros((48, 48, 3), dtype=np.uint8))
+    height, width = shape
+    assert np.array_equal(canvas[3 : 3 + height, 5 : 5 + width], opencv_linear_u8(image, height, width))
+    assert canvas.sum() == canvas[3 : 3 + height, 5 : 5 + width].sum()  # the padding stays black
+    assert np.array_equal(
+        reference.letterbox_rgb(
+            image, CanvasGeometry(12, 10, 48, 16, 1.0, 12, 10, 0, 0), np.zeros((48, 48, 3), dtype=np.uint8)
+        )[:12, :10],
+        image,
+    )
+
+
 def h264_luma_sample(plane: np.ndarray, xq: int, yq: int) -> int:
     """One H.264 luma sample at quarter-pel position (xq, yq), written from the standard's equations (8-241 ff.)."""
     height, width = plane.shape

@@ -18,7 +18,8 @@ from .pipeline import select_patches
 from .result import CodecSelection, is_complete
 from .settings import CodecSettings
 
-CACHE_VERSION = 2  # 2: reference profile by default, single-threaded analysis decode
+CACHE_VERSION = 3  # 2: reference profile by default, single-threaded analysis decode; 3: its mosaics resized as
+# the reference resizes them (OpenCV's INTER_LINEAR)
 _CHUNK = 1 << 20
 
 

@@ -681,3 +681,49 @@ def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, lu
         _predict_chroma(store_c, future, which, br, bc, cflow, chroma_cells, colour[2 + which])
         for p in range(2):
             _blend(colour[which, p], colour[2 + which, p], past_cells, chroma_cells, 2, w1)
+
+
+@njit(_nrt=False, inline="always")
+def _resized_row(src, sy, x0, x1, a0, a1, row):
+    """One source row resized horizontally: 11-bit fixed-point sums per output value (channels interleaved)."""
+    for i in range(x0.shape[0]):
+        row[i] = np.int32(src[sy, x0[i]]) * a0[i] + np.int32(src[sy, x1[i]]) * a1[i]
+
+
+@njit()
+def linear_resize_u8(src, out, x0, x1, a0, a1, y0, y1, b0, b1):
+    """``cv2.resize(..., interpolation=cv2.INTER_LINEAR)`` of a uint8 image with interleaved channels, [H, W * C]
+    into ``out`` [h, w * C], in OpenCV's fixed-point arithmetic (11-bit weights, a horizontal pass to integer sums,
+    then the vertical pass and rounding of its vectorised code). Taps per output value (channels interleaved) come
+    from `ov_vlm.codec.reference.fixed_linear_taps`; two resized source rows are kept."""
+    rows = np.empty((2, x0.shape[0]), dtype=np.int32)
+    held0, held1 = -1, -1
+    for oy in range(y0.shape[0]):
+        first, second = y0[oy], y1[oy]
+        if held0 == first:
+            s0 = 0
+        elif held1 == first:
+            s0 = 1
+        else:
+            s0 = 1 if held0 == second else 0
+            _resized_row(src, first, x0, x1, a0, a1, rows[s0])
+            if s0 == 0:
+                held0 = first
+            else:
+                held1 = first
+        if held0 == second:
+            s1 = 0
+        elif held1 == second:
+            s1 = 1
+        else:
+            s1 = 1 - s0
+            _resized_row(src, second, x0, x1, a0, a1, rows[s1])
+            if s1 == 0:
+                held0 = second
+            else:
+                held1 = second
+        w0, w1 = b0[oy], b1[oy]
+        top, bottom = rows[s0], rows[s1]
+        for i in range(x0.shape[0]):
+            value = ((((top[i] >> 4) * w0) >> 16) + (((bottom[i] >> 4) * w1) >> 16) + 2) >> 2
+            out[oy, i] = min(max(value, 0), 255)

@@ -73,6 +73,17 @@ def letterboxed_rgb(
     return canvas
 
 
+def reference_letterboxed_rgb(
+    frame: av.VideoFrame, geometry: CanvasGeometry, out: np.ndarray, reformatter: VideoReformatter | None = None
+) -> np.ndarray:
+    """The frame in RGB at its own size, resized with OpenCV's ``INTER_LINEAR`` onto its content box of ``out``
+    (black padding): how the reference letterboxes the frames of its mosaics (`reference.letterbox_rgb`)."""
+    rgb = (reformatter or VideoReformatter()).reformat(frame, format="rgb24")
+    plane = rgb.planes[0]
+    pixels = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[: rgb.height, : rgb.width * 3]
+    return reference.letterbox_rgb(pixels.reshape(rgb.height, rgb.width, 3), geometry, out)
+
+
 @dataclass
 class FrameAnalysis:
     scores: np.ndarray  # float32 [G, G]
@@ -378,7 +389,7 @@ def _analyse_reference(
                 grids[index] = reference.whole_pel_grid(vectors, frame.height, frame.width)
                 movers[index] = _moving_vectors(grids[index])
                 with_vectors += vectors is not None and len(vectors) > 0
-                letterboxed_rgb(frame, geometry, canvases[wanted[index][0]], scaler)
+                reference_letterboxed_rgb(frame, geometry, canvases[wanted[index][0]], scaler)
             if emulator is None:
                 if is_wanted:
                     finish(index, None)

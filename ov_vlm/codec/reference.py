@@ -112,6 +112,58 @@ def linear_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return first, second, np.float32(1.0) - fraction, fraction
 
 
+RESIZE_COEF_SCALE = 2048  # OpenCV's INTER_RESIZE_COEF_SCALE: 11-bit fixed-point weights of 8-bit resizing
+
+
+@lru_cache(maxsize=32)
+def fixed_linear_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV's ``INTER_LINEAR`` taps of 8-bit images, as ``cv2.resize`` computes them: single-precision source
+    positions, edges clamped, each weight rounded to 1/2048 on its own (first and second source index, int32
+    weights)."""
+    scale = 1.0 / (target / source)
+    position = ((np.arange(target) + 0.5) * scale - 0.5).astype(np.float32)
+    first = np.floor(position).astype(np.int64)
+    fraction = position - first.astype(np.float32)
+    outside = (first < 0) | (first >= source - 1)
+    fraction[outside] = 0.0
+    first = np.clip(first, 0, source - 1)
+    second = np.minimum(first + 1, source - 1)
+    one = np.float32(RESIZE_COEF_SCALE)
+    weights = [np.rint(w * one).astype(np.int32) for w in (np.float32(1.0) - fraction, fraction)]
+    return first, second, weights[0], weights[1]
+
+
+@lru_cache(maxsize=32)
+def interleaved_taps(source: int, target: int, channels: int) -> tuple[np.ndarray, ...]:
+    """`fixed_linear_taps` per output value of rows with ``channels`` interleaved channels."""
+    first, second, w0, w1 = fixed_linear_taps(source, target)
+    lane = np.arange(channels)
+    index = [(i[:, None] * channels + lane).ravel() for i in (first, second)]
+    return index[0], index[1], np.repeat(w0, channels), np.repeat(w1, channels)
+
+
+def letterbox_rgb(rgb: np.ndarray, geometry: CanvasGeometry, out: np.ndarray) -> np.ndarray:
+    """``rgb`` (uint8 [H, W, 3], rows may be strided) resized with OpenCV's ``INTER_LINEAR`` onto the content box
+    of ``out`` (a black [C, C, 3] canvas), as the reference letterboxes the frames of its mosaics."""
+    height, width = geometry.content_height, geometry.content_width
+    source_h, source_w, channels = rgb.shape
+    box = out[geometry.pad_top : geometry.pad_top + height, geometry.pad_left : geometry.pad_left + width]
+    target = box.reshape(height, width * channels)
+    if not np.may_share_memory(target, out):
+        raise ValueError("letterbox_rgb: out must be a C-contiguous [C, C, 3] canvas")
+    y0, y1, b0, b1 = fixed_linear_taps(source_h, height)
+    kernels.linear_resize_u8(
+        rgb.reshape(source_h, source_w * channels),
+        target,
+        *interleaved_taps(source_w, width, channels),
+        y0,
+        y1,
+        b0,
+        b1,
+    )
+    return out
+
+
 def linear_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """``cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)`` of a float32 map (what the
     reference's stage 1 uses; PIL's bilinear filter widens when shrinking): float32 [height, width]."""

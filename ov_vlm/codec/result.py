@@ -68,8 +68,9 @@ class CodecSelection:
                 if image_format == "png":
                     image.save(staging / name, format="PNG", compress_level=1)
                 else:
-                    # 4:4:4 chroma: patches of unrelated frames sit side by side, 4:2:0 would bleed colour
-                    image.save(staging / name, format="JPEG", quality=jpeg_quality, subsampling=0)
+                    # as the reference writes its mosaics (OpenCV: libjpeg, 4:2:0 chroma): the same picks give the
+                    # same pixels (PNG for lossless mosaics)
+                    image.save(staging / name, format="JPEG", quality=jpeg_quality, subsampling=2)
                 names.append(name)
             np.save(staging / "positions_thw.npy", self.positions.astype(np.int32))
             np.save(staging / "frame_ids.npy", self.frame_ids.astype(np.int32))
