@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from media import moving_object_clip, texture, write_video
 
-from ov_vlm.codec import CodecSelection, select_patches
+from ov_vlm.codec import CodecCache, CodecSelection, CodecSettings, select_patches
 from ov_vlm.codec.packing import unpack
 
 
@@ -142,3 +142,18 @@ def test_mosaics_are_letterboxed_when_scaling(tmp_path):
     first = selection.mosaics[0]
     assert first[: canvas["pad_top"]].max() == 0 and first[canvas["pad_top"] + 134 :].max() == 0
     assert first[canvas["pad_top"] + 5 : canvas["pad_top"] + 120].mean() > 40
+
+
+def test_the_cache_gives_the_same_pixels_computed_or_read_back(clip, tmp_path):
+    """Entries are JPEG q95 4:2:0 by default (the reference's training mosaics): a miss returns what a later hit
+    reads, so a video's pixels never depend on whether it was cached; PNG settings keep the exact mosaics."""
+    settings = CodecSettings(canvas=224, patch=16, mosaics=2)
+    cache = CodecCache(tmp_path / "cache")
+    computed, read_back = cache.select(clip.path, settings), cache.select(clip.path, settings)
+    assert (cache.misses, cache.hits) == (1, 1)
+    assert np.array_equal(computed.mosaics, read_back.mosaics)
+    assert np.array_equal(computed.positions, read_back.positions)
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert sorted(p.name for p in entry.glob("mosaic_*")) == ["mosaic_000.jpg", "mosaic_001.jpg"]
+    lossless = CodecCache(tmp_path / "png").select(clip.path, settings.replace(image_format="png"))
+    assert np.array_equal(lossless.mosaics, select_patches(clip.path, settings).mosaics)

@@ -2,8 +2,10 @@
 
 Training (codec on the fly) and evaluation reuse selections across runs: the first run computes, later runs load.
 The key is a fingerprint of the file (size + SHA-1 of its first and last MiB; fast on large videos) plus a hash of
-``CodecSettings.output_key()``. Entries are written atomically (losslessly, as PNG), so concurrent workers or ranks
-computing the same video are harmless.
+``CodecSettings.output_key()``. Entries are written atomically in the settings' image format (JPEG q95 4:2:0 by
+default, as the reference stores its training mosaics; ``image_format="png"`` for lossless), so concurrent workers or
+ranks computing the same video are harmless. A miss returns the selection as read back from its entry, so a video
+gives the same pixels whether it was cached or not.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .result import CodecSelection, is_complete
 from .settings import CodecSettings
 
 CACHE_VERSION = 3  # 2: reference profile by default, single-threaded analysis decode; 3: its mosaics resized as
-# the reference resizes them (OpenCV's INTER_LINEAR)
+# the reference resizes them (OpenCV's INTER_LINEAR) and stored in the settings' format (JPEG by default, was PNG)
 _CHUNK = 1 << 20
 
 
@@ -68,9 +70,9 @@ class CodecCache:
         self.misses += 1
         selection = select_patches(video, settings)
         try:
-            selection.save(folder, image_format="png")
+            selection.save(folder)
         except OSError:  # another worker finished the same entry first
             if not is_complete(folder):
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
-        return selection
+        return CodecSelection.load(folder)
