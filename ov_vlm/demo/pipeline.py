@@ -208,9 +208,10 @@ def eval_result(config: DemoConfig, mode: str) -> Path:
 
 
 def step_evals(config: DemoConfig, steps: Steps) -> list[Path]:
-    """The held-out evaluation in every mode not evaluated yet, side by side: one lmms-eval process per mode, with
-    one torch thread each when several run (on two cores this overlaps their start-up; two processes with two
-    threads each would wait on each other). Each mode is recorded in ``steps.json`` as it finishes."""
+    """The held-out evaluation in every mode not evaluated yet, side by side: one lmms-eval process per mode, at
+    most `WORKERS` at a time, sharing the cores' threads (one each on two cores: that overlaps their start-up,
+    while two processes with two threads each would wait on each other). Each mode is recorded in ``steps.json``
+    as it finishes."""
     from concurrent.futures import ThreadPoolExecutor
 
     todo = [mode for mode in config.modes if not steps.done(f"eval_{mode}", [eval_result(config, mode)])]
@@ -219,7 +220,8 @@ def step_evals(config: DemoConfig, steps: Steps) -> list[Path]:
             say(f"    eval_{mode}: done already (in {config.out}); skipped")
     if not todo:
         return []
-    threads = 1 if len(todo) > 1 else None
+    parallel = min(len(todo), WORKERS)
+    threads = max(1, (os.cpu_count() or 1) // parallel) if parallel > 1 else None
     say(f"    {' and '.join(todo)} mode" + ("s side by side ..." if threads else " ..."))
     suite = write_task(config)  # once, before the evaluations read it
 
@@ -229,7 +231,7 @@ def step_evals(config: DemoConfig, steps: Steps) -> list[Path]:
         steps.mark(f"eval_{mode}", time.perf_counter() - started, threads=threads)
         return line
 
-    with ThreadPoolExecutor(len(todo)) as pool:
+    with ThreadPoolExecutor(parallel) as pool:
         futures = [pool.submit(evaluate, k, mode) for k, mode in enumerate(todo)]
         lines = [future.result() for future in futures]
     for line in lines:  # after every bar has closed

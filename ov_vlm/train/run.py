@@ -170,6 +170,8 @@ def training_arguments(recipe, process: ProcessInfo):
         use_cpu=not cuda,
         remove_unused_columns=False,
         dataloader_num_workers=recipe.data.num_workers,
+        # workers that live across epochs keep what they cached (each its own copy, up to the budget)
+        dataloader_persistent_workers=recipe.data.num_workers > 0 and recipe.data.memory_cache_mb > 0,
         disable_tqdm=not process.main,
     )
     _ = args.device  # sets up the process group now
