@@ -152,6 +152,7 @@ def test_the_cache_gives_the_same_pixels_computed_or_read_back(clip, tmp_path):
     computed, read_back = cache.select(clip.path, settings), cache.select(clip.path, settings)
     assert (cache.misses, cache.hits) == (1, 1)
     assert np.array_equal(computed.mosaics, read_back.mosaics)
+    assert np.array_equal(select_patches(clip.path, settings).stored().mosaics, read_back.mosaics)  # no cache
     assert np.array_equal(computed.positions, read_back.positions)
     (entry,) = (tmp_path / "cache").iterdir()
     assert sorted(p.name for p in entry.glob("mosaic_*")) == ["mosaic_000.jpg", "mosaic_001.jpg"]

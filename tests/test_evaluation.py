@@ -270,7 +270,7 @@ def test_lmms_eval_cli_runs_local_tasks_in_codec_and_frames_mode(tiny_model_dir,
     frames = load_result(frames_run)
     assert list(frames["scores"]) == ["local_video"] and frames["settings"]["frames"] == 4
     assert frames["settings"]["threads"] == 1  # the child ran with one torch thread, as asked
-    assert "(float32, 1 CPU threads)" in (frames_run / "lmms_eval.log").read_text()
+    assert "(float32, torch threads: 1)" in (frames_run / "lmms_eval.log").read_text()
     assert "video_mode=frames" in " ".join(frames["command"]) and "frames=4" in " ".join(frames["command"])
 
 

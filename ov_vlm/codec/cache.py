@@ -75,4 +75,4 @@ class CodecCache:
             if not is_complete(folder):
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
-        return CodecSelection.load(folder)
+        return selection.stored()  # what a later hit reads back

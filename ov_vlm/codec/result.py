@@ -8,6 +8,8 @@ interrupted run never leaves a folder that looks finished.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
 import shutil
@@ -53,11 +55,26 @@ class CodecSelection:
         """The mosaics as PIL images."""
         return [Image.fromarray(mosaic) for mosaic in self.mosaics]
 
+    def _format(self, image_format: str | None, jpeg_quality: int | None) -> tuple[str, int]:
+        settings = self.meta.get("settings", {})
+        return image_format or settings.get("image_format", "jpg"), jpeg_quality or settings.get("jpeg_quality", 95)
+
+    def stored(self, image_format: str | None = None, jpeg_quality: int | None = None) -> CodecSelection:
+        """This selection with its mosaics as `save` stores them and `load` reads them back (JPEG loses a little,
+        PNG nothing), so a selection gives the same pixels whether it was saved or not."""
+        image_format, jpeg_quality = self._format(image_format, jpeg_quality)
+        if image_format == "png":
+            return self
+        decoded = []
+        for image in self.images:
+            buffer = io.BytesIO()
+            _write_mosaic(image, buffer, image_format, jpeg_quality)
+            decoded.append(_rgb_array(buffer))
+        return dataclasses.replace(self, mosaics=np.stack(decoded))
+
     def save(self, directory: str | Path, image_format: str | None = None, jpeg_quality: int | None = None) -> Path:
         """Write the selection to ``directory`` (replaced atomically); returns the directory."""
-        settings = self.meta.get("settings", {})
-        image_format = image_format or settings.get("image_format", "jpg")
-        jpeg_quality = jpeg_quality or settings.get("jpeg_quality", 95)
+        image_format, jpeg_quality = self._format(image_format, jpeg_quality)
         directory = Path(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -65,12 +82,7 @@ class CodecSelection:
             names = []
             for index, image in enumerate(self.images):
                 name = f"mosaic_{index:03d}.{image_format}"
-                if image_format == "png":
-                    image.save(staging / name, format="PNG", compress_level=1)
-                else:
-                    # as the reference writes its mosaics (OpenCV: libjpeg, 4:2:0 chroma): the same picks give the
-                    # same pixels (PNG for lossless mosaics)
-                    image.save(staging / name, format="JPEG", quality=jpeg_quality, subsampling=2)
+                _write_mosaic(image, staging / name, image_format, jpeg_quality)
                 names.append(name)
             np.save(staging / "positions_thw.npy", self.positions.astype(np.int32))
             np.save(staging / "frame_ids.npy", self.frame_ids.astype(np.int32))
@@ -104,9 +116,18 @@ class CodecSelection:
         )
 
 
-def _rgb_array(path: Path) -> np.ndarray:
-    """An image file as uint8 [H, W, 3] (RGB files are not converted again)."""
-    with Image.open(path) as image:
+def _write_mosaic(image: Image.Image, target, image_format: str, jpeg_quality: int) -> None:
+    """One mosaic to a path or file object: PNG, or JPEG as the reference writes its mosaics (OpenCV: libjpeg,
+    4:2:0 chroma), so that the same picks give the same pixels."""
+    if image_format == "png":
+        image.save(target, format="PNG", compress_level=1)
+    else:
+        image.save(target, format="JPEG", quality=jpeg_quality, subsampling=2)
+
+
+def _rgb_array(source) -> np.ndarray:
+    """An image file (path or file object) as uint8 [H, W, 3] (RGB files are not converted again)."""
+    with Image.open(source) as image:
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 

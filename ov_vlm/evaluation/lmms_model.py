@@ -88,7 +88,7 @@ class OVVLMEval(lmms):
         self.failures_file = Path(args.failures_file) if args.failures_file else None
         self.failures: list[dict[str, Any]] = []
         logger.info(
-            f"ov_vlm: {args.pretrained} on {self._device} ({loaded.dtype}, {torch.get_num_threads()} CPU threads); "
+            f"ov_vlm: {args.pretrained} on {self._device} ({loaded.dtype}, torch threads: {torch.get_num_threads()}); "
             f"video mode {self.processor.spec.video_mode}, codec cache {self.codec_cache.root}"
         )
 

@@ -267,7 +267,8 @@ def video_visual(source: Any, spec: VisualSpec, mode: str | None = None, cache: 
         if isinstance(source, str | Path) and not is_codec_folder:
             try:
                 settings = spec.codec_settings()
-                source = cache.select(source, settings) if cache else select_patches(source, settings)
+                # without a cache, the mosaics as a cache would store them: the same pixels either way
+                source = cache.select(source, settings) if cache else select_patches(source, settings).stored()
             except CodecError as error:
                 raise MediaError(str(error)) from None
         return codec_visual(load_codec_source(source), spec)
