@@ -5,7 +5,7 @@ The key is a fingerprint of the file (size + SHA-1 of its first and last MiB; fa
 ``CodecSettings.output_key()``. Entries are written atomically in the settings' image format (JPEG q95 4:2:0 by
 default, as the reference stores its training mosaics; ``image_format="png"`` for lossless), so concurrent workers or
 ranks computing the same video are harmless. A miss returns the selection as read back from its entry, so a video
-gives the same pixels whether it was cached or not.
+gives the same pixels on a miss, on a hit and uncached (`CodecSelection.stored`).
 """
 
 from __future__ import annotations
@@ -75,4 +75,4 @@ class CodecCache:
             if not is_complete(folder):
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
-        return selection.stored()  # what a later hit reads back
+        return CodecSelection.load(folder)  # what a later hit reads (JPEG mosaics lose a little)
