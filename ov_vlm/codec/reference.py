@@ -98,17 +98,23 @@ def fused_map(motion: np.ndarray, residual: np.ndarray | None, mv_weight: float,
     return np.clip(fused, 0.0, 1.0).astype(np.float32)
 
 
+def _clamped_taps(position: np.ndarray, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV's edge rule for source positions of linear taps: first and second index, float32 fraction (0 where
+    the position falls outside the source)."""
+    first = np.floor(position).astype(np.int64)
+    fraction = (position - first.astype(position.dtype)).astype(np.float32)
+    fraction[(first < 0) | (first >= source - 1)] = 0.0
+    first = np.clip(first, 0, source - 1)
+    return first, np.minimum(first + 1, source - 1), fraction
+
+
 @lru_cache(maxsize=32)
 def linear_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """OpenCV ``INTER_LINEAR`` taps from ``source`` to ``target`` samples (pixel centres aligned, no antialiasing
-    when shrinking, edges clamped): first and second source index, and their float32 weights."""
-    position = (np.arange(target) + 0.5) * (source / target) - 0.5
-    first = np.floor(position).astype(np.int64)
-    fraction = (position - first).astype(np.float32)
-    outside = (first < 0) | (first >= source - 1)
-    fraction[outside] = 0.0
-    first = np.clip(first, 0, source - 1)
-    second = np.minimum(first + 1, source - 1)
+    when shrinking, edges clamped): first and second source index, and their float32 weights. Positions in double
+    precision: the score maps reproduce the reference's to 3e-5 so (`fixed_linear_taps`' single precision moves
+    some picks)."""
+    first, second, fraction = _clamped_taps((np.arange(target) + 0.5) * (source / target) - 0.5, source)
     return first, second, np.float32(1.0) - fraction, fraction
 
 
@@ -120,14 +126,8 @@ def fixed_linear_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray,
     """OpenCV's ``INTER_LINEAR`` taps of 8-bit images, as ``cv2.resize`` computes them: single-precision source
     positions, edges clamped, each weight rounded to 1/2048 on its own (first and second source index, int32
     weights)."""
-    scale = 1.0 / (target / source)
-    position = ((np.arange(target) + 0.5) * scale - 0.5).astype(np.float32)
-    first = np.floor(position).astype(np.int64)
-    fraction = position - first.astype(np.float32)
-    outside = (first < 0) | (first >= source - 1)
-    fraction[outside] = 0.0
-    first = np.clip(first, 0, source - 1)
-    second = np.minimum(first + 1, source - 1)
+    position = ((np.arange(target) + 0.5) * (1.0 / (target / source)) - 0.5).astype(np.float32)
+    first, second, fraction = _clamped_taps(position, source)
     one = np.float32(RESIZE_COEF_SCALE)
     weights = [np.rint(w * one).astype(np.int32) for w in (np.float32(1.0) - fraction, fraction)]
     return first, second, weights[0], weights[1]
