@@ -135,3 +135,14 @@ def test_identical_positions_give_identical_rows_and_frames_differ():
     assert cos.shape == (2, 8, 64) and torch.isfinite(cos).all()
     assert torch.equal(cos[0], cos[1])
     assert not torch.equal(cos[0, 0], cos[0, 7])
+
+
+def test_rotation_is_bit_identical_to_the_stacked_pair_formula_in_fp32():
+    torch.manual_seed(1)
+    rope = OneVisionEncoderRotaryEmbedding(32, THETA)
+    cos, sin = rope(torch.randint(0, 64, (2, 50, 3)))
+    query, key = torch.randn(2, 4, 50, 32), torch.randn(2, 4, 50, 32)
+    got_q, got_k = apply_rotary(query, key, cos, sin)
+    for got, x in ((got_q, query), (got_k, key)):
+        partner = torch.stack((-x[..., 1::2], x[..., 0::2]), -1).flatten(-2)
+        assert torch.equal(got, x * cos.unsqueeze(1) + partner * sin.unsqueeze(1))

@@ -28,6 +28,7 @@ from ov_vlm.processing.layout import pixel_grid
 from ov_vlm.utils.loading import StrictLoadingMixin
 
 from .configuration_ov_vlm import OVVLMConfig
+from .feature_cache import FrozenTowerCache
 from .projector import Projector, build_projector, projector_merge
 
 
@@ -68,6 +69,7 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
             config.projector_hidden_act,
         )
         self.language_model = AutoModelForCausalLM.from_config(config.text_config)
+        self.frozen_tower_cache: FrozenTowerCache | None = None  # a training-time option, never saved
         self.post_init()
 
     # --------------------------------------------------------------------------------------------- embeddings
@@ -113,8 +115,36 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         dtype = next(self.vision_tower.parameters()).dtype
         pixel_values = [pixels.to(dtype) for pixels in pixel_values]
         encoder = get_encoder(self.config.vision_encoder)
-        features = encoder.encode(self.vision_tower, pixel_values, positions, layer=self.config.vision_feature_layer)
+
+        def encode(pixels: list[torch.Tensor], places: list[torch.Tensor | None]):
+            return encoder.encode(self.vision_tower, pixels, places, layer=self.config.vision_feature_layer)
+
+        if self.frozen_tower_cache is None:
+            features = encode(pixel_values, positions)
+        else:
+            self._check_frozen_tower()
+            features = self.frozen_tower_cache.encode(encode, pixel_values, positions)
         return self.multi_modal_projector(features.features, grids, features.lengths)
+
+    def enable_frozen_tower_cache(self, budget_mb: int) -> FrozenTowerCache:
+        """Compute each visual's tower features once and read them back after (`FrozenTowerCache`, up to
+        ``budget_mb``): for training the projector and the LLM over a frozen tower, several passes over the data."""
+        self._check_frozen_tower()
+        self.frozen_tower_cache = FrozenTowerCache(budget_mb * 2**20)
+        return self.frozen_tower_cache
+
+    def _check_frozen_tower(self) -> None:
+        """The cache's conditions: no tower weight trains, no dropout in the tower, weights not sharded (ZeRO-3)."""
+        parameters = list(self.vision_tower.parameters())
+        if any(parameter.requires_grad for parameter in parameters):
+            raise ValueError("the frozen tower cache needs a frozen vision tower (some of its weights train)")
+        if any(hasattr(parameter, "ds_id") for parameter in parameters):
+            raise ValueError("the frozen tower cache cannot run under ZeRO-3: every process must run the sharded tower")
+        config = self.config.vision_config
+        dropout = [getattr(config, name, 0.0) or 0.0 for name in ("attention_dropout", "hidden_dropout", "dropout")]
+        dropout += [module.p for module in self.vision_tower.modules() if isinstance(module, nn.Dropout)]
+        if self.vision_tower.training and any(p > 0 for p in dropout):
+            raise ValueError("the frozen tower cache needs a tower without dropout (its features would be random)")
 
     def dummy_pixel_values(self) -> torch.Tensor:
         """The smallest image the tower and projector accept: black, one grid unit (merge x tower multiple) wide."""

@@ -80,6 +80,7 @@ class TrainSection:
     per_device_batch_size: int = 1
     gradient_accumulation_steps: int = 1
     gradient_checkpointing: bool = False
+    frozen_tower_cache_mb: int = 0  # > 0: a frozen tower's features computed once per visual, up to this size
     bf16: bool | str = "auto"  # auto: on CUDA with bf16 support
     max_grad_norm: float = 1.0
     seed: int = 42
@@ -130,6 +131,13 @@ class Recipe:
             raise RecipeError("data.group_by_modality_length reorders the samples; it needs data.shuffle: true")
         if self.data.train is None:
             raise RecipeError("data.train is required (a LLaVA .json/.jsonl file)")
+        self._check_frozen_tower_cache()
+
+    def _check_frozen_tower_cache(self) -> None:
+        if self.train.frozen_tower_cache_mb < 0:
+            raise RecipeError(f"train.frozen_tower_cache_mb must be >= 0, got {self.train.frozen_tower_cache_mb}")
+        if self.train.frozen_tower_cache_mb and self.stage == "sft" and "vision_tower" in self.train.trainable:
+            raise RecipeError("train.frozen_tower_cache_mb caches a frozen tower, but train.trainable has vision_tower")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -185,4 +193,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[R
     recipe.validate()
     if recipe.deepspeed:
         recipe.deepspeed = deepspeed_config(recipe.deepspeed, path.parent)
+        stage = json.loads(Path(recipe.deepspeed).read_text()).get("zero_optimization", {}).get("stage", 0)
+        if recipe.train.frozen_tower_cache_mb and stage == 3:
+            raise RecipeError("train.frozen_tower_cache_mb needs ZeRO stage 0-2 (ZeRO-3: every process runs the tower)")
     return recipe, recipe.to_dict()

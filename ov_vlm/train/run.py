@@ -112,6 +112,11 @@ def train(recipe, resolved: dict) -> int:
         print(f"ov-vlm train: {error}", file=sys.stderr)
         return 2
     model = freeze_for_stage(model, recipe)
+    try:
+        cache_frozen_tower(model, recipe)
+    except ValueError as error:
+        print(f"ov-vlm train: train.frozen_tower_cache_mb: {error}", file=sys.stderr)
+        return 2
     if process.main:
         print_plan(model, recipe, resolved, process, len(records))
     return fit_and_summarize(model, processor, args, records, recipe, process)
@@ -231,6 +236,17 @@ def freeze_for_stage(model, recipe):
     return model
 
 
+def cache_frozen_tower(model, recipe) -> None:
+    """``train.frozen_tower_cache_mb`` > 0: the model computes each visual's frozen-tower features once."""
+    if recipe.train.frozen_tower_cache_mb:
+        _base_model(model).enable_frozen_tower_cache(recipe.train.frozen_tower_cache_mb)
+
+
+def _base_model(model):
+    """The `OVVLMForConditionalGeneration` itself (under LoRA, the model the adapters wrap)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def _part_lrs(recipe) -> dict:
     return {"vision_tower": recipe.train.vision_tower_lr, "projector": recipe.train.projector_lr}
 
@@ -309,6 +325,11 @@ def fit_and_summarize(model, processor, args, records: list, recipe, process: Pr
         "world_size": process.world,
         "resumed_from": resume,
     }
+    cache = _base_model(model).frozen_tower_cache
+    if cache is not None:
+        summary["frozen_tower_cache"] = {"visuals": len(cache), "bytes": cache.used_bytes, "hits": cache.hits}
+        summary["frozen_tower_cache"]["misses"] = cache.misses
+        print(cache.summary())
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     note = f", {len(skipped)} sample(s) skipped (see {skip_log})" if skipped else ""
     print(f"trained {summary['steps']} steps, mean loss {result.training_loss:.4f}{note}; model in {out}")

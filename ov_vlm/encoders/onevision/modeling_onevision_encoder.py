@@ -553,15 +553,11 @@ def _per_sample(value: OptionalPerSample, count: int, name: str) -> list[torch.T
 
 
 def _pad_samples(placed: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack per-sample (tokens [1,N_i,D], positions [1,N_i,3]) into padded tensors plus a token mask."""
-    lengths = [tokens.shape[1] for tokens, _ in placed]
-    longest = max(lengths)
-    first_tokens, first_positions = placed[0]
-    tokens = first_tokens.new_zeros(len(placed), longest, first_tokens.shape[-1])
-    positions = first_positions.new_zeros(len(placed), longest, 3)
-    mask = torch.zeros(len(placed), longest, dtype=torch.bool, device=first_tokens.device)
-    for i, ((sample_tokens, sample_positions), length) in enumerate(zip(placed, lengths, strict=True)):
-        tokens[i, :length] = sample_tokens[0]
-        positions[i, :length] = sample_positions[0].to(positions.dtype)
-        mask[i, :length] = True
-    return tokens, positions, mask
+    """Stack per-sample (tokens [1,N_i,D], positions [1,N_i,3]) into zero-padded tensors plus a token mask (one
+    padding op each: per-sample slice writes would make the backward copy the whole batch's gradient per sample)."""
+    lengths = torch.tensor([tokens.shape[1] for tokens, _ in placed])
+    dtype = placed[0][1].dtype
+    tokens = nn.utils.rnn.pad_sequence([sample_tokens[0] for sample_tokens, _ in placed], batch_first=True)
+    positions = nn.utils.rnn.pad_sequence([p[0].to(dtype) for _, p in placed], batch_first=True)
+    mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
+    return tokens, positions, mask.to(tokens.device)

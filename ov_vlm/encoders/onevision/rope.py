@@ -28,19 +28,23 @@ def axis_inv_freq(slots: int, theta: float, device: torch.device | str | None = 
     return 1.0 / (float(theta) ** exponents)
 
 
-def rotate_pairs(x: torch.Tensor) -> torch.Tensor:
-    """(x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...): the interleaved-pair partner of every dim."""
-    pairs = x.unflatten(-1, (-1, 2))
-    return torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+def swap_pairs(x: torch.Tensor) -> torch.Tensor:
+    """(x0, x1, x2, x3, ...) -> (x1, x0, x3, x2, ...)."""
+    return x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
 
 
 def apply_rotary(
     query: torch.Tensor, key: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply the RoPE to ``query``/``key`` [B, H, N, d] with ``cos``/``sin`` [B, N, d] (fp32, cast to q's dtype)."""
+    """Apply the RoPE to ``query``/``key`` [B, H, N, d] with ``cos``/``sin`` [B, N, d] (fp32, cast to q's dtype).
+
+    ``x * cos + (-x1, x0, -x3, x2, ...) * sin``, computed as ``x * cos + swap_pairs(x) * signed`` with each pair's
+    sign moved onto ``sin`` (``signed = (-sin0, sin1, -sin2, ...)``): the same values bit for bit, fewer copies.
+    """
     cos = cos.unsqueeze(1).to(query.dtype)
     sin = sin.unsqueeze(1).to(query.dtype)
-    return query * cos + rotate_pairs(query) * sin, key * cos + rotate_pairs(key) * sin
+    signed = (sin.unflatten(-1, (-1, 2)) * sin.new_tensor([-1.0, 1.0])).flatten(-2)
+    return query * cos + swap_pairs(query) * signed, key * cos + swap_pairs(key) * signed
 
 
 def grid_positions(t: int, h: int, w: int, device: torch.device | str | None = None) -> torch.Tensor:
