@@ -114,9 +114,8 @@ def test_the_cache_refuses_a_tower_that_changes():
         model.get_visual_features([torch.zeros(3, 28, 28)])
     dropout = frozen_tower_model()
     dropout.config.vision_config.attention_dropout = 0.1
-    dropout.train()
     with pytest.raises(ValueError, match="dropout"):
-        dropout.enable_frozen_tower_cache(64)
+        dropout.enable_frozen_tower_cache(64)  # in eval mode now, but about to train
     sharded = frozen_tower_model()
     next(sharded.vision_tower.parameters()).ds_id = 0  # how ZeRO-3 marks a partitioned weight
     with pytest.raises(ValueError, match="ZeRO-3"):
@@ -147,3 +146,17 @@ def test_recipes_that_cannot_cache_a_frozen_tower_are_rejected(tmp_path):
     with pytest.raises(RecipeError, match=">= 0"):
         load_recipe(demo, ["train.frozen_tower_cache_mb=-1"])
     assert load_recipe(demo, ["train.frozen_tower_cache_mb=0", "deepspeed=../deepspeed/zero3.json"])[0]
+
+
+def test_the_recipe_key_turns_the_cache_on_for_the_stage_model():
+    from ov_vlm.train.run import cache_frozen_tower, freeze_for_stage
+
+    demo = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "stage1_align.yaml"
+    recipe, _ = load_recipe(demo)
+    model, _ = tiny_vlm()
+    cache_frozen_tower(freeze_for_stage(model, recipe), recipe)
+    assert model.frozen_tower_cache.budget_bytes == recipe.train.frozen_tower_cache_mb * 2**20
+    off, _ = load_recipe(demo, ["train.frozen_tower_cache_mb=0"])
+    other, _ = tiny_vlm()
+    cache_frozen_tower(freeze_for_stage(other, off), off)
+    assert other.frozen_tower_cache is None

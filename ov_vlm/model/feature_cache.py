@@ -5,9 +5,11 @@ the demo's stages 1 and 2) runs the tower's forward again on every pass over the
 With the cache, a visual's tower features are computed once and read back on later passes; only the visuals of a
 batch not seen before go through the tower (as one smaller batch). The key is a SHA-256 of the visual's pixels and
 (t, h, w) positions, so any change of input (another frame sampling, an augmentation) is a miss, never a stale hit.
+Features stay on the tower's device (on a GPU, the budget is GPU memory).
 
 The cached result is the tower's output bit for bit when the tower's per-visual output does not depend on what else
-is in the batch; the OV-Encoder's does not on CPU (padding is masked, each row's products are its own; tested).
+is in the batch; the OV-Encoder's does not on CPU (padding is masked, each row's products are its own; tested). GPU
+kernels may round another batch size differently: there the features agree to rounding.
 Only valid while the tower's weights stay fixed: `OVVLMForConditionalGeneration.enable_frozen_tower_cache` checks
 that no tower weight trains and that no dropout is active, and the model refuses it under ZeRO-3, where every
 process must run the sharded tower's forward in step with the others.

@@ -327,8 +327,12 @@ def fit_and_summarize(model, processor, args, records: list, recipe, process: Pr
     }
     cache = _base_model(model).frozen_tower_cache
     if cache is not None:
-        summary["frozen_tower_cache"] = {"visuals": len(cache), "bytes": cache.used_bytes, "hits": cache.hits}
-        summary["frozen_tower_cache"]["misses"] = cache.misses
+        summary["frozen_tower_cache"] = {
+            "visuals": len(cache),
+            "bytes": cache.used_bytes,
+            "hits": cache.hits,
+            "misses": cache.misses,
+        }
         print(cache.summary())
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     note = f", {len(skipped)} sample(s) skipped (see {skip_log})" if skipped else ""
