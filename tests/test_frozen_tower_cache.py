@@ -3,7 +3,6 @@ the conditions it refuses (a training tower, dropout, ZeRO-3, a tower trained in
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +131,6 @@ def test_the_cache_is_not_saved(tmp_path):
     loaded = type(model).from_pretrained(tmp_path)
     assert loaded.frozen_tower_cache is None
     assert "frozen_tower_cache" not in (tmp_path / "config.json").read_text()
-    assert copy.deepcopy(model).frozen_tower_cache is not None
 
 
 def test_recipes_that_cannot_cache_a_frozen_tower_are_rejected(tmp_path):

@@ -122,29 +122,29 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         if self.frozen_tower_cache is None:
             features = encode(pixel_values, positions)
         else:
-            self._check_frozen_tower(dropout_matters=self.vision_tower.training)
+            self._check_tower_weights()
             features = self.frozen_tower_cache.encode(encode, pixel_values, positions)
         return self.multi_modal_projector(features.features, grids, features.lengths)
 
     def enable_frozen_tower_cache(self, budget_mb: int) -> FrozenTowerCache:
         """Compute each visual's tower features once and read them back after (`FrozenTowerCache`, up to
         ``budget_mb``): for training the projector and the LLM over a frozen tower, several passes over the data."""
-        self._check_frozen_tower(dropout_matters=True)  # the model trains next, whatever its mode now
+        self._check_tower_weights()
+        config = self.config.vision_config
+        dropout = [getattr(config, name, 0.0) or 0.0 for name in ("attention_dropout", "hidden_dropout", "dropout")]
+        dropout += [module.p for module in self.vision_tower.modules() if isinstance(module, nn.Dropout)]
+        if any(p > 0 for p in dropout):  # checked whatever the mode now: the model trains next
+            raise ValueError("the frozen tower cache needs a tower without dropout (its features would be random)")
         self.frozen_tower_cache = FrozenTowerCache(budget_mb * 2**20)
         return self.frozen_tower_cache
 
-    def _check_frozen_tower(self, dropout_matters: bool) -> None:
-        """The cache's conditions: no tower weight trains, weights not sharded (ZeRO-3), no dropout when it is on."""
+    def _check_tower_weights(self) -> None:
+        """The cache's conditions on every use: no tower weight trains, and the weights are not sharded (ZeRO-3)."""
         parameters = list(self.vision_tower.parameters())
         if any(parameter.requires_grad for parameter in parameters):
             raise ValueError("the frozen tower cache needs a frozen vision tower (some of its weights train)")
         if any(hasattr(parameter, "ds_id") for parameter in parameters):
             raise ValueError("the frozen tower cache cannot run under ZeRO-3: every process must run the sharded tower")
-        config = self.config.vision_config
-        dropout = [getattr(config, name, 0.0) or 0.0 for name in ("attention_dropout", "hidden_dropout", "dropout")]
-        dropout += [module.p for module in self.vision_tower.modules() if isinstance(module, nn.Dropout)]
-        if dropout_matters and any(p > 0 for p in dropout):
-            raise ValueError("the frozen tower cache needs a tower without dropout (its features would be random)")
 
     def dummy_pixel_values(self) -> torch.Tensor:
         """The smallest image the tower and projector accept: black, one grid unit (merge x tower multiple) wide."""
