@@ -222,7 +222,7 @@ def test_a_text_only_training_batch_gives_the_tower_zero_gradients(encoder):
     for training in (False, True):  # eval mode: no dummy; training mode: the dummy runs
         model.train(training)
         model.zero_grad(set_to_none=True)
-        loss = model(**batch).loss
+        loss = model(**batch, skip_logits=False).loss  # the same logits in both modes: only the dummy differs
         loss.backward()
         results[training] = (loss.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None})
     (loss_plain, plain), (loss_dummy, dummy) = results[False], results[True]
@@ -267,3 +267,54 @@ def test_the_dummy_visual_runs_at_prefill_only():
         assert len(calls) == 1  # decode step with a filled cache: no tower
         model(input_ids=ids, cache=DynamicCache(config=model.config.text_config), use_cache=True)
         assert len(calls) == 2  # an empty cache is a prefill again
+
+
+def _supervised_batch(processor, clip):
+    """A padded batch of two conversations (a video and an image), answers supervised."""
+    answers = [{"role": "assistant", "content": "A small square."}]
+    messages = [[*conversations(clip)["codec"], *answers], [*conversations(clip)["image"], *answers]]
+    batch = processor(messages, training=True)
+    assert (batch["labels"] == -100).any() and (batch["labels"] != -100).any()
+    return batch
+
+
+def _loss_and_grads(model, batch, **kwargs):
+    model.zero_grad(set_to_none=True)
+    out = model(**batch, **kwargs)
+    out.loss.backward()
+    return out, {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("text", ["qwen3", "qwen2"])  # tied and untied output embeddings
+def test_training_computes_logits_only_where_supervised(text, clip):
+    model, processor = tiny_vlm(text=text, seed=1)
+    batch = _supervised_batch(processor, clip)
+    model.train()
+    full, full_grads = _loss_and_grads(model, batch, skip_logits=False)
+    assert full.logits.shape[:2] == batch["input_ids"].shape
+    for kwargs in ({}, {"skip_logits": True}):  # the training default, and asked for
+        out, grads = _loss_and_grads(model, batch, **kwargs)
+        assert out.logits is None
+        torch.testing.assert_close(out.loss, full.loss, rtol=1e-5, atol=1e-6)
+        assert grads.keys() == full_grads.keys()
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, full_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    # the Trainer's normalisation (a sum over the supervised tokens, divided by their count over the accumulation)
+    items = torch.tensor(3 * int((batch["labels"][:, 1:] != -100).sum()))
+    full = model(**batch, skip_logits=False, num_items_in_batch=items).loss
+    torch.testing.assert_close(model(**batch, num_items_in_batch=items).loss, full, rtol=1e-5, atol=1e-6)
+    model.eval()  # evaluation keeps the full logits, with the same loss
+    with torch.no_grad():
+        out = model(**batch)
+    assert out.logits.shape[:2] == batch["input_ids"].shape
+    torch.testing.assert_close(out.loss, full * 3, rtol=1e-5, atol=1e-6)
+
+
+def test_skip_logits_needs_labels_and_no_logits_to_keep(clip):
+    model, processor = tiny_vlm()
+    batch = _supervised_batch(processor, clip)
+    labels = batch.pop("labels")
+    with pytest.raises(ValueError, match="skip_logits needs labels"):
+        model(**batch, skip_logits=True)
+    with pytest.raises(ValueError, match="exclude each other"):
+        model(**batch, labels=labels, skip_logits=True, logits_to_keep=1)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ov_vlm.media import TIME_SLOTS, sample_frame_ids
+from ov_vlm.utils.tensors import pad_packed
 
 from .world import COLORS, DIRECTIONS, SHAPES, Scene
 
@@ -117,10 +118,9 @@ class ClusterHeads(nn.Module):
 
     def forward(self, tokens: torch.Tensor, counts: list[int]) -> dict[str, torch.Tensor]:
         """Logits per attribute from packed tokens [sum(counts), width], ``counts`` tokens per visual."""
-        padded = nn.utils.rnn.pad_sequence(list(torch.split(tokens, counts)), batch_first=True)
-        padding = torch.arange(padded.shape[1], device=tokens.device)[None, :] >= tokens.new_tensor(counts)[:, None]
+        padded, real = pad_packed(tokens, counts)
         queries = self.queries.expand(len(counts), -1, -1)
-        pooled = self.pool(queries, padded, padded, key_padding_mask=padding, need_weights=False)[0]
+        pooled = self.pool(queries, padded, padded, key_padding_mask=~real, need_weights=False)[0]
         return {key: head(pooled[:, k]) for k, (key, head) in enumerate(self.heads.items())}
 
     def per_token(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:

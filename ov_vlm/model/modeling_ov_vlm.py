@@ -182,6 +182,7 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         visual_grids: torch.Tensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        skip_logits: bool | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         r"""
@@ -189,6 +190,9 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         patch_positions: list of ``[N_i, 3]`` (t, h, w) tensors (or None) matching ``pixel_values``.
         visual_grids: ``[n, 3]`` (frames, rows, cols) patch grid of each visual (the processor's token layouts;
             default: read off the pixels).
+        skip_logits: with ``labels``, project only the supervised positions onto the vocabulary (the loss is the
+            same, up to float rounding) and return ``logits=None``. Default: in training, with labels and no
+            ``logits_to_keep`` (the full ``[batch, length, vocab]`` logits are the largest activation of a step).
         Other arguments are those of the language model; ``labels`` use -100 for unsupervised positions.
         """
         if (input_ids is None) == (inputs_embeds is None):
@@ -215,6 +219,16 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         # decode steps carry no visuals on any process, so they skip the tower everywhere alike
         if not has_visuals and _is_prefill(cache) and self.runs_dummy_visual():
             inputs_embeds = inputs_embeds + self.dummy_visual_term().to(inputs_embeds)
+        keeps_all = isinstance(logits_to_keep, int) and logits_to_keep == 0
+        if skip_logits is None:
+            skip_logits = self.training and labels is not None and keeps_all
+        if skip_logits:
+            if labels is None:
+                raise ValueError("skip_logits needs labels: it computes the loss on the supervised positions only")
+            if not keeps_all:
+                raise ValueError("skip_logits and logits_to_keep exclude each other: skip_logits picks the positions")
+            inputs = dict(attention_mask=attention_mask, position_ids=position_ids, cache=cache, use_cache=use_cache)
+            return self._supervised_loss(inputs_embeds, labels, inputs, **kwargs)
         return self.language_model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
@@ -224,6 +238,29 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
             use_cache=use_cache,
             logits_to_keep=logits_to_keep,
             **kwargs,
+        )
+
+    def _supervised_loss(
+        self, inputs_embeds: torch.Tensor, labels: torch.Tensor, inputs: dict, **kwargs
+    ) -> CausalLMOutputWithPast:
+        """The language model's causal-LM loss with logits at the supervised positions only (``logits=None``);
+        ``inputs`` are the language model's other inputs, ``kwargs`` go to it and to its loss, as it passes them."""
+        ignore_index = kwargs.get("ignore_index", -100)
+        targets = kwargs.pop("shift_labels", None)
+        if targets is None:  # position i predicts token i + 1, as the language model's own loss shifts them
+            targets = nn.functional.pad(labels[:, 1:], (0, 1), value=ignore_index)
+        keep = targets.to(inputs_embeds.device) != ignore_index
+        language_model = self.language_model
+        outputs = language_model(inputs_embeds=inputs_embeds, logits_to_keep=keep, **inputs, **kwargs)
+        loss = language_model.loss_function(
+            logits=outputs.logits,
+            labels=None,
+            vocab_size=language_model.config.vocab_size,
+            shift_labels=targets.to(keep.device)[keep],
+            **kwargs,
+        )
+        return CausalLMOutputWithPast(
+            loss=loss, cache=outputs.cache, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
 
     def generate(self, *args, **kwargs):

@@ -23,6 +23,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import logging
 
 from ov_vlm.utils.loading import StrictLoadingMixin
+from ov_vlm.utils.tensors import pad_packed
 
 from .configuration_onevision_encoder import OneVisionEncoderConfig
 from .rope import OneVisionEncoderRotaryEmbedding, apply_rotary
@@ -553,11 +554,10 @@ def _per_sample(value: OptionalPerSample, count: int, name: str) -> list[torch.T
 
 
 def _pad_samples(placed: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack per-sample (tokens [1,N_i,D], positions [1,N_i,3]) into zero-padded tensors plus a token mask (one
-    padding op each: per-sample slice writes would make the backward copy the whole batch's gradient per sample)."""
-    lengths = torch.tensor([tokens.shape[1] for tokens, _ in placed])
+    """Stack per-sample (tokens [1,N_i,D], positions [1,N_i,3]) into zero-padded tensors plus a token mask
+    (`pad_packed`: one scatter each, so the backward does not copy the batch's gradient once per sample)."""
+    lengths = [tokens.shape[1] for tokens, _ in placed]
     dtype = placed[0][1].dtype
-    tokens = nn.utils.rnn.pad_sequence([sample_tokens[0] for sample_tokens, _ in placed], batch_first=True)
-    positions = nn.utils.rnn.pad_sequence([p[0].to(dtype) for _, p in placed], batch_first=True)
-    mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
-    return tokens, positions, mask.to(tokens.device)
+    tokens, mask = pad_packed(torch.cat([sample_tokens[0] for sample_tokens, _ in placed]), lengths)
+    positions, _ = pad_packed(torch.cat([p[0].to(dtype) for _, p in placed]), lengths)
+    return tokens, positions, mask
