@@ -135,8 +135,9 @@ class OVVLMProcessor:
         labels: list[int] = []
         pads = iter(visuals)
         pad_ids = {self.image_token_id, self.video_token_id}
-        for segment in render_segments(messages, add_generation_prompt):
-            piece = self.tokenizer(segment.text, add_special_tokens=False).input_ids
+        segments = render_segments(messages, add_generation_prompt)
+        pieces = self.tokenizer([segment.text for segment in segments], add_special_tokens=False).input_ids
+        for segment, piece in zip(segments, pieces, strict=True):  # one tokenizer call: most of its cost is per call
             for token in piece:
                 count = next(pads).num_tokens if token in pad_ids else 1
                 ids.extend([token] * count)
