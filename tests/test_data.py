@@ -259,6 +259,7 @@ def test_data_check_report_falls_back_to_the_working_directory(clean, tmp_path, 
 
 def test_training_setup_steps_stop_with_one_line_problems(clean, tmp_path):
     """The steps before fitting: data, model + processor with the recipe's overrides, and their one-line problems."""
+    from ov_vlm.errors import OVVLMError
     from ov_vlm.train.run import ProcessInfo, SetupError, freeze_for_stage, model_and_processor, prepare_data
 
     process = ProcessInfo(rank=0, world=1, out=tmp_path / "out")
@@ -275,6 +276,7 @@ def test_training_setup_steps_stop_with_one_line_problems(clean, tmp_path):
     assert processor.codec_cache.root == tmp_path / "out" / "codec_cache"
     trainable = {n.split(".")[0] for n, p in freeze_for_stage(model, recipe).named_parameters() if p.requires_grad}
     assert trainable == {"multi_modal_projector"}
+    assert issubclass(SetupError, OVVLMError)  # the CLI prints it as one line, like every error a user can fix
     missing = f"data.train={tmp_path / 'missing.jsonl'}"
     data_problems = {"data.generate={kind: mp4}": "unknown data.generate.kind 'mp4'", "data.generate=null": "missing"}
     for override, message in data_problems.items():

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ov_vlm.errors import OVVLMError
+
 
 def _prepare_environment() -> None:
     """Single-process runs get the rendezvous variables DeepSpeed expects; CPU runs skip DeepSpeed's shm op build
@@ -80,7 +82,7 @@ def _close_process_group() -> None:
         dist.destroy_process_group()
 
 
-class SetupError(Exception):
+class SetupError(OVVLMError):
     """A problem found before training starts (exit 2); the message is printed after ``ov-vlm train:``."""
 
 
