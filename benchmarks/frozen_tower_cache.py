@@ -49,8 +49,9 @@ def one_pass(model, data: list[dict]) -> tuple[float, list[torch.Tensor]]:
     return (time.perf_counter() - started) / len(data), grads
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def stage2_arguments(doc: str) -> argparse.Namespace:
+    """The command line of the stage-2 step benchmarks: the demo run folder, batches, batch size, repeats."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--run", type=Path, default=REPO / "runs" / "demo")
     parser.add_argument("--batches", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -58,6 +59,11 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.run / "stage1_align").is_dir():
         raise SystemExit(f"{args.run}: no stage1_align folder (run `make demo` first)")
+    return args
+
+
+def main() -> None:
+    args = stage2_arguments(__doc__)
     model, data = batches(args.run, args.batches, args.batch_size)
     model.train()
     one_pass(model, data)  # warm-up, no cache

@@ -8,15 +8,11 @@ step time of each, their ratio, the logits each computes, and how far the losses
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
-from frozen_tower_cache import batches
-
-REPO = Path(__file__).resolve().parents[1]
+from frozen_tower_cache import batches, stage2_arguments
 
 
 def one_pass(model, data: list[dict], skip: bool) -> tuple[float, list[float], list[torch.Tensor]]:
@@ -38,14 +34,7 @@ def relative_difference(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=REPO / "runs" / "demo")
-    parser.add_argument("--batches", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    if not (args.run / "stage1_align").is_dir():
-        raise SystemExit(f"{args.run}: no stage1_align folder (run `make demo` first)")
+    args = stage2_arguments(__doc__)
     model, data = batches(args.run, args.batches, args.batch_size)
     model.train()
     model.enable_frozen_tower_cache(1024)
