@@ -7,6 +7,7 @@ import pytest
 import torch
 from media import moving_object_clip
 from PIL import Image
+from torch import nn
 from transformers import AutoModelForImageTextToText
 from vlm_helpers import tiny_vlm
 
@@ -303,6 +304,15 @@ def test_training_computes_logits_only_where_supervised(text, clip):
     items = torch.tensor(3 * int((batch["labels"][:, 1:] != -100).sum()))
     full = model(**batch, skip_logits=False, num_items_in_batch=items).loss
     torch.testing.assert_close(model(**batch, num_items_in_batch=items).loss, full, rtol=1e-5, atol=1e-6)
+    # shift_labels given (transformers' convention, e.g. for sequence parallelism) are the targets on both paths
+    shifted = nn.functional.pad(batch["labels"][:, 1:], (0, 1), value=-100)
+    supervised = shifted.flatten() != -100
+    shifted.view(-1)[supervised.nonzero()[::2, 0]] = -100  # every other target dropped: ignoring them would show
+    assert (shifted != -100).any()
+    full = model(**batch, skip_logits=False, shift_labels=shifted).loss
+    torch.testing.assert_close(model(**batch, shift_labels=shifted).loss, full, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(full, model(**batch, skip_logits=False).loss)
+    full = model(**batch, skip_logits=False, num_items_in_batch=items).loss
     model.eval()  # evaluation keeps the full logits, with the same loss
     with torch.no_grad():
         out = model(**batch)

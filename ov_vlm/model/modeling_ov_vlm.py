@@ -249,14 +249,15 @@ class OVVLMForConditionalGeneration(OVVLMPreTrainedModel, GenerationMixin):
         targets = kwargs.pop("shift_labels", None)
         if targets is None:  # position i predicts token i + 1, as the language model's own loss shifts them
             targets = nn.functional.pad(labels[:, 1:], (0, 1), value=ignore_index)
-        keep = targets.to(inputs_embeds.device) != ignore_index
+        targets = targets.to(inputs_embeds.device)
+        keep = targets != ignore_index
         language_model = self.language_model
         outputs = language_model(inputs_embeds=inputs_embeds, logits_to_keep=keep, **inputs, **kwargs)
         loss = language_model.loss_function(
             logits=outputs.logits,
             labels=None,
             vocab_size=language_model.config.vocab_size,
-            shift_labels=targets.to(keep.device)[keep],
+            shift_labels=targets[keep],
             **kwargs,
         )
         return CausalLMOutputWithPast(
