@@ -158,6 +158,23 @@ def test_processor_round_trip_through_disk(tmp_path):
     assert loaded.encode(messages).input_ids == processor.encode(messages).input_ids
 
 
+def test_visuals_of_gives_the_visuals_encode_gives_in_order(tmp_path):
+    _, processor = tiny_vlm()
+    for name, size in (("wide.png", (80, 40)), ("tall.png", (40, 80))):
+        Image.fromarray(np.full((size[1], size[0], 3), 90, dtype=np.uint8)).save(tmp_path / name)
+    messages = [
+        {"role": "user", "content": [{"type": "image", "image": str(tmp_path / "wide.png")}, "Left?"]},
+        {"role": "assistant", "content": "Yes."},
+        {"role": "user", "content": [{"type": "image", "image": str(tmp_path / "tall.png")}]},
+    ]
+    visuals, encoded = processor.visuals_of(messages), processor.encode(messages)
+    assert len(visuals) == len(encoded.visuals) == 2
+    for alone, with_text in zip(visuals, encoded.visuals, strict=True):
+        assert alone.layout == with_text.layout and alone.pixel_values.equal(with_text.pixel_values)
+    assert visuals[0].layout != visuals[1].layout  # in message order
+    assert processor.visuals_of([{"role": "user", "content": "no media"}]) == []
+
+
 def test_with_overrides_gives_a_changed_copy():
     _, processor = tiny_vlm()
     cache = object()

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ov_vlm.media import TIME_SLOTS, sample_frame_ids
+from ov_vlm.processing.chat import from_llava
 from ov_vlm.utils.tensors import pad_packed
 
 from .world import COLORS, DIRECTIONS, SHAPES, Scene
@@ -128,10 +129,10 @@ class ClusterHeads(nn.Module):
 
 
 def encode_visuals(records: list[dict], processor, media_root: Path, progress=None) -> list:
-    """The one visual of every record, as the processor gives it to the model."""
+    """The one visual of every record, as the processor gives it to the model (its text is not tokenized)."""
     visuals = []
     for record in records:
-        visuals.append(processor.encode_llava(record, media_root).visuals[0])
+        visuals.append(processor.visuals_of(from_llava(record, media_root))[0])
         if progress:
             progress(1)
     return visuals

@@ -115,6 +115,10 @@ class OVVLMProcessor:
             return image_visual(part["image"], self.spec)
         return video_visual(part["video"], self.spec, part.get("mode"), cache=self.codec_cache)
 
+    def visuals_of(self, messages: list[dict[str, Any]]) -> list[Visual]:
+        """The `Visual` of every image/video part of a conversation, in order, without tokenizing its text."""
+        return [self.visual(part) for part in _visual_parts(normalize_messages(messages))]
+
     def encode(
         self,
         messages: list[dict[str, Any]],
@@ -126,7 +130,7 @@ class OVVLMProcessor:
         ``visuals`` may be given precomputed, one per image/video part; otherwise they are built here.
         """
         messages = normalize_messages(messages)
-        parts = [p for m in messages for p in m["content"] if p["type"] != "text"]
+        parts = _visual_parts(messages)
         if visuals is None:
             visuals = [self.visual(part) for part in parts]
         if len(visuals) != len(parts):
@@ -197,6 +201,11 @@ class OVVLMProcessor:
 
     def decode(self, ids, skip_special_tokens: bool = True) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+
+
+def _visual_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The image and video parts of normalised messages, in order."""
+    return [part for message in messages for part in message["content"] if part["type"] != "text"]
 
 
 __all__ = ["IGNORE_INDEX", "Encoded", "MediaError", "OVVLMProcessor"]
