@@ -34,7 +34,7 @@ def batches(run: Path, count: int, size: int) -> tuple[OVVLMForConditionalGenera
     processor = OVVLMProcessor.from_pretrained(run / "stage1_align")
     processor = processor.with_overrides(codec_cache=CodecCache(run / "codec_cache"))
     records = read_jsonl(run / "data" / "train.jsonl")[: count * size]
-    dataset = SupervisedDataset(records, processor, run / "data", "error", run / "benchmark_skips.jsonl", 0)
+    dataset = SupervisedDataset(records, processor, run / "data", "error", None, 0)  # bad samples raise: no skip log
     items = [dataset[i] for i in range(len(records))]
     return model, [processor.collate(items[i : i + size], padding_side="right") for i in range(0, len(items), size)]
 

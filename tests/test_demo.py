@@ -157,6 +157,9 @@ def test_reduced_demo_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert steps["eval_codec"]["threads"] == steps["eval_frames"]["threads"] == shared
     for log in ("stage1_align", "stage2_sft", "chat"):
         assert (out / "logs" / f"{log}.log").is_file()
+    for log in ("stage0_tower", "stage1_align", "stage2_sft"):  # accelerate chose no threads, DeepSpeed no device
+        text = (out / "logs" / f"{log}.log").read_text()
+        assert "OMP_NUM_THREADS/MKL_NUM_THREADS unset" not in text and "Setting accelerator" not in text, log
     assert "Warning" not in printed + captured.err and "{'loss'" not in printed  # third-party noise: in the logs
     assert printed.count("trained ") == 2  # one summary line per training stage
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from ov_vlm.media import TIME_SLOTS, sample_frame_ids
 from ov_vlm.processing.chat import from_llava
+from ov_vlm.utils.accelerator import prefer_cpu_deepspeed
 from ov_vlm.utils.tensors import pad_packed
 
 from .world import COLORS, DIRECTIONS, SHAPES, Scene
@@ -349,6 +350,7 @@ def parse_settings(argv: list[str] | None = None):
 def main(argv: list[str] | None = None) -> int:
     """``python -m ov_vlm.demo.tower DATA OUT``: the demo's step 3 on its own (``ov-vlm demo`` runs it so)."""
     args, settings = parse_settings(argv)
+    prefer_cpu_deepspeed()  # the model code imports transformers, which imports DeepSpeed
     report = pretrain_tower(args.data, args.out, args.preset, args.codec_cache, args.seed, settings)
     print(summary_line(report))
     return 0

@@ -20,17 +20,18 @@ from ov_vlm.errors import OVVLMError
 
 
 def _prepare_environment() -> None:
-    """Single-process runs get the rendezvous variables DeepSpeed expects; CPU runs skip DeepSpeed's shm op build
-    (50-90 s of compiling; gloo works without it)."""
+    """Single-process runs get the rendezvous variables DeepSpeed expects; CPU runs name their accelerator and
+    thread count (`ov_vlm.utils.accelerator`) and skip DeepSpeed's shm op build (50-90 s of compiling; gloo works
+    without it)."""
     if "RANK" not in os.environ:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    import torch
+    from ov_vlm.utils.accelerator import pin_cpu_threads, prefer_cpu_deepspeed
 
-    if not torch.cuda.is_available():
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    if not prefer_cpu_deepspeed():
+        pin_cpu_threads()
         try:
             importlib.import_module("deepspeed.comm.torch")
             sys.modules["deepspeed.comm.torch"].build_shm_op = lambda: None
