@@ -124,9 +124,14 @@ def test_infer_answers_a_jsonl_batch_and_resumes(world, tmp_path, capsys):
         },
         {"id": "d", "prompt": "And this?", "video": "missing.mp4"},
         {"id": "e", "prompt": "text only"},
+        {"id": "f", "messages": [{"role": "user", "content": [{"type": "image", "image": "img.png"}, "Colour?"]}]},
+        {"id": "g", "messages": [{"role": "user", "content": [7]}]},
+        {"id": "h", "prompt": ["not", "a", "string"]},
+        {"id": "i", "prompt": "Which?", "image": 3},
+        {"id": "j", "prompt": "Which?", "video": {"frames": 8}},
     ]
     source = world / "requests.jsonl"
-    source.write_text("\n".join(json.dumps(r) for r in requests) + "\nnot json\n")
+    source.write_text("\n".join(json.dumps(r) for r in requests) + "\nnot json\n[1, 2]\n")
     output = tmp_path / "answers.jsonl"
     args = [
         "infer",
@@ -142,12 +147,15 @@ def test_infer_answers_a_jsonl_batch_and_resumes(world, tmp_path, capsys):
         "4",
         "--quiet",
     ]
-    assert main(args) == 1  # two requests failed
+    assert main(args) == 1  # some requests failed; the others are answered
     records = {r["id"]: r for r in map(json.loads, output.read_text().splitlines())}
-    assert set(records) == {"a", "b", "c", "d", "e", "line-6"}
-    assert {"a", "b", "c", "e"} <= {k for k, r in records.items() if "answer" in r}
-    assert "no such file" in records["d"]["error"] and "not JSON" in records["line-6"]["error"]
+    assert set(records) == {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "line-11", "line-12"}
+    assert {k for k, r in records.items() if "answer" in r} == {"a", "b", "c", "e", "f"}  # f: a bare-string part
+    assert "no such file" in records["d"]["error"] and "not JSON" in records["line-11"]["error"]
+    assert "content part must be a string or an object" in records["g"]["error"]
+    assert all("'prompt' must be a string" in records[k]["error"] for k in ("h", "i", "j"))
+    assert "a request must be a JSON object, not list" in records["line-12"]["error"]
     assert records["c"]["reference"] == "Red."
-    assert "4 answered, 2 failed" in capsys.readouterr().out
+    assert "5 answered, 7 failed" in capsys.readouterr().out
     assert main(args) == 1  # answered ids are skipped, the failures are retried and listed again
-    assert "0 answered, 2 failed, 4 already answered" in capsys.readouterr().out
+    assert "0 answered, 7 failed, 5 already answered" in capsys.readouterr().out

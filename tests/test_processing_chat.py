@@ -142,6 +142,10 @@ def test_message_validation():
         normalize_messages([{"role": "assistant", "content": [{"type": "image", "image": "a.png"}]}])
     with pytest.raises(ConversationError, match="non-empty list"):
         normalize_messages([])
+    with pytest.raises(ConversationError, match="message 0: content must be a string or a list of parts"):
+        normalize_messages([{"role": "user", "content": 5}])
+    with pytest.raises(ConversationError, match="message 1: a content part must be a string or an object"):
+        normalize_messages([{"role": "user", "content": "hi"}, {"role": "assistant", "content": ["ok", None]}])
 
 
 def test_processor_round_trip_through_disk(tmp_path):

@@ -37,18 +37,17 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def request_messages(request: dict[str, Any], media_root: Path) -> tuple[list[dict[str, Any]], str | None]:
-    """The prompt messages of a request and, for LLaVA samples, the reference answer."""
-    from ov_vlm.processing import ConversationError, from_llava
+def request_messages(request: Any, media_root: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The prompt messages of a request and, for LLaVA samples, the reference answer; `ConversationError` (one
+    line) for a request of no known shape."""
+    from ov_vlm.processing import ConversationError, from_llava, normalize_messages, resolve_media
 
+    if not isinstance(request, dict):
+        raise ConversationError(f"a request must be a JSON object, not {type(request).__name__}")
     if "messages" in request:
-        messages = request["messages"]
-        for message in messages:
-            if isinstance(message.get("content"), list):
-                for part in message["content"]:
-                    for key in ("image", "video"):
-                        if isinstance(part.get(key), str) and not Path(part[key]).is_absolute():
-                            part[key] = str(media_root / part[key])
+        messages = normalize_messages(request["messages"])  # fresh dicts: resolving paths leaves the request
+        for part in (p for m in messages for p in m["content"] if p["type"] != "text"):
+            part[part["type"]] = resolve_media(part[part["type"]], media_root)
         return messages, None
     if "conversations" in request:
         messages = from_llava(request, media_root)
@@ -58,17 +57,19 @@ def request_messages(request: dict[str, Any], media_root: Path) -> tuple[list[di
             messages = messages[:-1]
         return messages, reference
     if "prompt" in request:
-        parts: list[dict[str, Any]] = []
         images = request.get("image") or []
-        for path in [images] if isinstance(images, str) else images:
-            parts.append({"type": "image", "image": str(media_root / path)})
+        images = [images] if isinstance(images, str) else images
+        paths = isinstance(images, list) and all(isinstance(path, str) for path in images)
+        if not isinstance(request["prompt"], str) or not paths or not isinstance(request.get("video") or "", str):
+            raise ConversationError("'prompt' must be a string, 'image' a path or a list of paths, 'video' a path")
+        parts: list[dict[str, Any]] = [{"type": "image", "image": resolve_media(path, media_root)} for path in images]
         if request.get("video"):
-            video = {"type": "video", "video": str(media_root / request["video"])}
+            video = {"type": "video", "video": resolve_media(request["video"], media_root)}
             if request.get("video_mode"):
                 video["mode"] = request["video_mode"]
             parts.append(video)
         parts.append({"type": "text", "text": request["prompt"]})
-        return [{"role": "user", "content": parts}], None
+        return normalize_messages([{"role": "user", "content": parts}]), None
     raise ConversationError("a request needs 'messages', 'prompt' or 'conversations'")
 
 
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as error:
             requests.append((f"line-{number}", None, f"line {number}: not JSON ({error})"))
             continue
-        rid = str(request.get("id", f"line-{number}"))
+        rid = str(request.get("id", f"line-{number}")) if isinstance(request, dict) else f"line-{number}"
         if rid not in done:
             requests.append((rid, request, None))
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Turning media and conversations into model inputs: images, videos (frames or codec), chat prompts, labels."""
 
-from .chat import CHAT_TEMPLATE, ConversationError, from_llava, normalize_messages, render_segments
+from .chat import CHAT_TEMPLATE, ConversationError, from_llava, normalize_messages, render_segments, resolve_media
 from .errors import MediaError
 from .image import CLIP_MEAN, CLIP_STD, ImageLoadError, ImagePreprocessor, load_image
 from .processor import IGNORE_INDEX, Encoded, OVVLMProcessor
@@ -24,5 +24,6 @@ __all__ = [
     "load_image",
     "normalize_messages",
     "render_segments",
+    "resolve_media",
     "video_visual",
 ]

@@ -67,11 +67,15 @@ def normalize_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if role not in ROLES:
             raise ConversationError(f"message {index}: unknown role {role!r} (use {', '.join(ROLES)})")
         content = message["content"]
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        if not isinstance(content, str | list):
+            raise ConversationError(f"message {index}: content must be a string or a list of parts")
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         clean = []
         for part in parts:
             if isinstance(part, str):
                 part = {"type": "text", "text": part}
+            if not isinstance(part, dict):
+                raise ConversationError(f"message {index}: a content part must be a string or an object")
             kind = part.get("type")
             if kind == "text":
                 clean.append({"type": "text", "text": str(part.get("text", ""))})
@@ -111,9 +115,10 @@ def render_segments(messages: list[dict[str, Any]], add_generation_prompt: bool 
     return segments
 
 
-def _resolve(path: Any, media_root: Path | None) -> Any:
+def resolve_media(path: Any, media_root: str | Path | None) -> Any:
+    """A relative media path joined to ``media_root`` (absolute paths, other values and no root: unchanged)."""
     if isinstance(path, str) and media_root is not None and not Path(path).is_absolute():
-        return str(media_root / path)
+        return str(Path(media_root) / path)
     return path
 
 
@@ -133,12 +138,12 @@ def from_llava(sample: dict[str, Any], media_root: str | Path | None = None) -> 
         raise ConversationError(f"sample {sample_id}: no 'conversations' list")
     images = sample.get("image", [])
     images = [images] if isinstance(images, str) else list(images or [])
-    images = [_resolve(p, root) for p in images]
-    video = _resolve(sample.get("video"), root)
+    images = [resolve_media(p, root) for p in images]
+    video = resolve_media(sample.get("video"), root)
     codec = sample.get("positions_thw")
     pending: list[dict[str, Any]] = []
     if codec is not None:
-        pending = [{"type": "video", "video": {"mosaics": images, "positions": _resolve(codec, root)}}]
+        pending = [{"type": "video", "video": {"mosaics": images, "positions": resolve_media(codec, root)}}]
         images = []
     elif video is not None:
         pending = [{"type": "video", "video": video}]
