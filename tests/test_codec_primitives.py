@@ -56,6 +56,17 @@ def test_vector_grid_clips_blocks_at_the_border_and_later_vectors_win():
     assert not nothing.any() and not empty.any()
 
 
+def test_vector_grid_paints_smaller_blocks_first_whatever_their_order():
+    mvs = vectors((-1, 16, 16, 8, 8, 4, 0, 4), (-1, 8, 8, 4, 4, 12, 0, 4), (-1, 4, 4, 2, 2, 20, 0, 4))
+    flow, covered = vector_grid(mvs, 16, 16, future=False)
+    assert covered.sum() == 16 and (flow[..., 0] == 4).all()  # the macroblock, painted last, covers both
+    reordered, _ = vector_grid(mvs[::-1], 16, 16, future=False)
+    assert np.array_equal(reordered, flow)
+    small_last = vectors((-1, 16, 16, 24, 8, 4, 0, 4), (-1, 8, 8, 4, 4, 12, 0, 4))  # apart: both painted
+    apart, covered = vector_grid(small_last, 16, 32, future=False)
+    assert (apart[:2, :2, 0] == 12).all() and (apart[:4, 4:, 0] == 4).all() and covered.sum() == 4 + 16
+
+
 def test_median_compensation_removes_camera_motion():
     grid = np.zeros((10, 12, 2), dtype=np.float32)
     grid[...] = [3.0, -2.0]  # a pan

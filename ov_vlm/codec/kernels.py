@@ -268,19 +268,33 @@ def intra_plane(plane, out):
 
 
 @njit()
-def paint(grid, covered, cx, cy, half_w, half_h, values):
-    """Write ``values[n]`` over the 4 x 4 cells ``[c - half, c + max(half, 1))`` of each block, in order (a later
-    vector wins)."""
+def paint_blocks(grid, covered, w, h, dst_x, dst_y, values, keep):
+    """Write ``values[n]`` over the 4 x 4 cells ``[c - half, c + max(half, 1))`` of each ``keep`` block (``c``
+    its centre cell, ``half`` its side / 8), smaller blocks first (by half width, then half height), in the
+    vectors' order among blocks of a size (a later vector wins): a counting sort on the size, then one pass."""
     rows, cols = covered.shape
-    for n in range(len(cx)):
-        for y in range(cy[n] - half_h[n], cy[n] + max(half_h[n], 1)):
-            if y < 0 or y >= rows:
-                continue
-            for x in range(cx[n] - half_w[n], cx[n] + max(half_w[n], 1)):
-                if 0 <= x < cols:
-                    grid[y, x, 0] = values[n, 0]
-                    grid[y, x, 1] = values[n, 1]
-                    covered[y, x] = True
+    count = len(w)
+    sizes = np.empty(count, np.int64)
+    for n in range(count):
+        sizes[n] = (np.int64(w[n]) // 8) * 64 + np.int64(h[n]) // 8
+    tally = np.zeros(sizes.max() + 2 if count else 1, np.int64)
+    for n in range(count):
+        tally[sizes[n] + 1] += keep[n]
+    for size in range(1, len(tally)):
+        tally[size] += tally[size - 1]
+    order = np.empty(tally[-1], np.int64)
+    for n in range(count):  # stable: a size's vectors keep their order
+        if keep[n]:
+            order[tally[sizes[n]]] = n
+            tally[sizes[n]] += 1
+    for n in order:
+        half_w, half_h = np.int64(w[n]) // 8, np.int64(h[n]) // 8
+        cx, cy = np.int64(dst_x[n]) // 4, np.int64(dst_y[n]) // 4
+        for y in range(max(cy - half_h, 0), min(cy + max(half_h, 1), rows)):
+            for x in range(max(cx - half_w, 0), min(cx + max(half_w, 1), cols)):
+                grid[y, x, 0] = values[n, 0]
+                grid[y, x, 1] = values[n, 1]
+                covered[y, x] = True
 
 
 @njit()

@@ -26,11 +26,8 @@ def whole_pel_grid(vectors: np.ndarray | None, height: int, width: int) -> np.nd
     grid = np.zeros((rows, cols, 2), dtype=np.float32)
     if vectors is None or len(vectors) == 0:
         return grid
-    vectors = vectors[vectors["source"] <= 0]
-    if len(vectors) == 0:
-        return grid
     motion = np.stack([vectors["src_x"] - vectors["dst_x"], vectors["src_y"] - vectors["dst_y"]], axis=1)
-    paint_cells(grid, np.zeros((rows, cols), dtype=bool), vectors, motion.astype(np.float32))
+    paint_cells(grid, np.zeros((rows, cols), dtype=bool), vectors, motion.astype(np.float32), vectors["source"] <= 0)
     return grid
 
 

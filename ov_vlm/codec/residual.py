@@ -51,22 +51,22 @@ def vector_grids(vectors: np.ndarray | None, height: int, width: int) -> tuple[n
     if vectors is None or len(vectors) == 0:
         return flows, covs
     ahead = vectors["source"] > 0
+    scale = np.maximum(vectors["motion_scale"].astype(np.int64), 1)
+    motion = np.stack([vectors["motion_x"] * 4 // scale, vectors["motion_y"] * 4 // scale], axis=1)
     for direction, chosen in enumerate((~ahead, ahead)):
-        if chosen.any():
-            part = vectors[chosen]
-            scale = np.maximum(part["motion_scale"].astype(np.int64), 1)
-            motion = np.stack([part["motion_x"] * 4 // scale, part["motion_y"] * 4 // scale], axis=1)
-            paint_cells(flows[direction], covs[direction], part, motion.astype(np.int64))
+        paint_cells(flows[direction], covs[direction], vectors, motion, chosen)
     return flows, covs
 
 
-def paint_cells(grid: np.ndarray, covered: np.ndarray, vectors: np.ndarray, values: np.ndarray) -> None:
-    """Write ``values`` (one row per vector) over the 4 x 4 cells of each block, in the vectors' order, smaller
-    blocks first (reference painting; H.264 blocks do not overlap, so the order rarely matters)."""
-    half_w, half_h = vectors["w"].astype(np.int64) // 8, vectors["h"].astype(np.int64) // 8
-    order = np.argsort(half_w * 64 + half_h, kind="stable")
-    cx, cy = vectors["dst_x"].astype(np.int64) // 4, vectors["dst_y"].astype(np.int64) // 4
-    kernels.paint(grid, covered, cx[order], cy[order], half_w[order], half_h[order], values[order])
+def paint_cells(
+    grid: np.ndarray, covered: np.ndarray, vectors: np.ndarray, values: np.ndarray, chosen: np.ndarray | None = None
+) -> None:
+    """Write ``values`` (one row per vector) over the 4 x 4 cells of each block (of the ``chosen`` vectors, default
+    all), in the vectors' order, smaller blocks first (reference painting; H.264 blocks do not overlap, so the
+    order rarely matters)."""
+    keep = np.ones(len(vectors), dtype=bool) if chosen is None else chosen
+    fields = (vectors[name] for name in ("w", "h", "dst_x", "dst_y"))
+    kernels.paint_blocks(grid, covered, *fields, values, keep)
 
 
 def expand(grid: np.ndarray, factor: int, height: int, width: int) -> np.ndarray:
