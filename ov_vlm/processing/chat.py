@@ -67,7 +67,7 @@ def normalize_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if role not in ROLES:
             raise ConversationError(f"message {index}: unknown role {role!r} (use {', '.join(ROLES)})")
         content = message["content"]
-        if not isinstance(content, str | list):
+        if not isinstance(content, str | list | tuple):
             raise ConversationError(f"message {index}: content must be a string or a list of parts")
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         clean = []
