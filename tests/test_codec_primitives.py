@@ -256,6 +256,24 @@ def test_chroma_prediction_is_h264_eighth_pel(vector):
                 assert out[i, j] == (value + 32) >> 6
 
 
+@pytest.mark.parametrize("patch", [1, 3, 7, 8, 12, 16, 18, 48, 96])
+def test_patch_sums_are_numpys_sums_of_the_padded_canvas(patch):
+    """`kernels.patch_sums` gives the float32 bits of numpy's sum over each patch of the zero-padded canvas
+    (its pairwise order), for content boxes at any offset, including boxes narrower than a patch."""
+    rng = np.random.default_rng(patch)
+    canvas = 288 if 288 % patch == 0 else 12 * patch
+    cells = canvas // patch
+    for _ in range(6):
+        height, width = (int(rng.integers(1, canvas + 1)) for _ in range(2))
+        top, left = int(rng.integers(0, canvas - height + 1)), int(rng.integers(0, canvas - width + 1))
+        image = rng.random((height, width), dtype=np.float32) * np.float32(rng.choice([1e-3, 1.0, 239.0]))
+        padded = np.zeros((canvas, canvas), dtype=np.float32)
+        padded[top : top + height, left : left + width] = image
+        expected = padded.reshape(cells, patch, cells, patch).sum(axis=(1, 3))
+        out = np.empty((cells, cells), dtype=np.float32)
+        assert np.array_equal(kernels.patch_sums(image, top, left, patch, out), expected)
+
+
 def test_implicit_bi_prediction_weights():
     assert kernels.implicit_weight(5, 4, 6) == 32  # half way: the plain average
     assert kernels.implicit_weight(5, 4, 7) == 21  # a third of the way: w0 = 43, w1 = 21

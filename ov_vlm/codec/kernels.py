@@ -747,6 +747,52 @@ def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, lu
             _blend(colour[which, p], colour[2 + which, p], past_cells, chroma_cells, 2, w1)
 
 
+PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: longer runs are summed in recursive halves (not emulated here)
+
+
+@njit(inline="always")
+def _pairwise(line, x0, n):
+    """``line[x0 : x0 + n].sum()`` in float32 as numpy's add reduction computes it for n <= `PAIRWISE_BLOCK`
+    (its pairwise sum: below 8 in order, else 8 running sums combined as a tree, then the rest in order)."""
+    if n < 8:
+        total = np.float32(-0.0)
+        for k in range(x0, x0 + n):
+            total += line[_u(k)]
+        return total
+    r0, r1, r2, r3 = line[_u(x0)], line[_u(x0 + 1)], line[_u(x0 + 2)], line[_u(x0 + 3)]
+    r4, r5, r6, r7 = line[_u(x0 + 4)], line[_u(x0 + 5)], line[_u(x0 + 6)], line[_u(x0 + 7)]
+    whole = n - n % 8
+    for b in range(x0 + 8, x0 + whole, 8):
+        r0, r1, r2, r3 = r0 + line[_u(b)], r1 + line[_u(b + 1)], r2 + line[_u(b + 2)], r3 + line[_u(b + 3)]
+        r4, r5, r6, r7 = r4 + line[_u(b + 4)], r5 + line[_u(b + 5)], r6 + line[_u(b + 6)], r7 + line[_u(b + 7)]
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for k in range(x0 + whole, x0 + n):
+        total += line[_u(k)]
+    return total
+
+
+@njit()
+def patch_sums(image, top, left, patch, out):
+    """Per-patch sums ``out`` float32 [cells, cells] of ``image`` (float32, >= 0) placed at (``top``, ``left``) on
+    a zero canvas of ``cells * patch`` pixels: the same float32 values as numpy's
+    ``canvas.reshape(cells, patch, cells, patch).sum(axis=(1, 3))`` (each patch row summed pairwise, the rows added
+    in order; zero rows and columns add nothing) for ``patch`` <= `PAIRWISE_BLOCK`, without building the canvas."""
+    height, width = image.shape
+    out[:] = np.float32(0.0)
+    edge = np.zeros(patch, dtype=np.float32)  # a patch row across the image's left or right edge
+    for y in range(height):
+        sums, line = out[(y + top) // patch], image[y]
+        for k in range(out.shape[1]):
+            x0 = k * patch - left
+            if x0 >= 0 and x0 + patch <= width:  # the default patch as a constant: its loops unrolled
+                sums[k] += _pairwise(line, x0, 16) if patch == 16 else _pairwise(line, x0, patch)
+            elif x0 + patch > 0 and x0 < width:
+                for m in range(patch):
+                    edge[m] = line[x0 + m] if 0 <= x0 + m < width else np.float32(0.0)
+                sums[k] += _pairwise(edge, 0, patch)
+    return out
+
+
 @njit(_nrt=False, inline="always")
 def _resized_row(src, sy, x0, x1, a0, a1, row):
     """One source row resized horizontally: 11-bit fixed-point sums per output value (channels interleaved)."""

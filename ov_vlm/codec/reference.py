@@ -177,9 +177,14 @@ def letterbox_scores(fused: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
 
 
 def padded_sums(resized: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
-    """A map on the content box, zero padded onto the canvas and summed per patch: float32 [G, G]."""
+    """A map on the content box, zero padded onto the canvas and summed per patch: float32 [G, G] (numpy's sums,
+    computed in one compiled pass where `kernels.patch_sums` reproduces them)."""
     height, width = resized.shape
+    cells, patch = geometry.cells, geometry.patch
+    if patch <= kernels.PAIRWISE_BLOCK:
+        out = np.empty((cells, cells), dtype=np.float32)
+        image = np.asarray(resized, dtype=np.float32)
+        return kernels.patch_sums(image, geometry.pad_top, geometry.pad_left, patch, out)
     canvas = np.zeros((geometry.canvas, geometry.canvas), dtype=np.float32)
     canvas[geometry.pad_top : geometry.pad_top + height, geometry.pad_left : geometry.pad_left + width] = resized
-    cells, patch = geometry.cells, geometry.patch
     return canvas.reshape(cells, patch, cells, patch).sum(axis=(1, 3))
