@@ -1,7 +1,7 @@
 """Whole `select_patches` runs of this checkout beside another checkout's codec, in one process, one thread.
 
     git worktree add ../baseline REV
-    OMP_NUM_THREADS=1 python benchmarks/codec_ab.py ../baseline [--repeats 7] [--skip-576p]
+    OMP_NUM_THREADS=1 python benchmarks/codec_ab.py ../baseline [--repeats 7] [--skip-576p] [--set residual_weight=0]
 
 The other checkout's ``ov_vlm/codec`` is imported under another package name (its imports of the rest of
 ``ov_vlm``, which is not compared, resolve to this checkout), so both versions run in the same process on the same
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import json
 import shutil
 import statistics
 import sys
@@ -56,16 +57,25 @@ def same_selection(first, second) -> bool:
     return all(np.array_equal(getattr(first, name), getattr(second, name)) for name in FIELDS)
 
 
-def compare(clip: Path, versions: dict, repeats: int) -> tuple[bool, dict[str, list[float]]]:
+def setting(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of `--set`: the value as JSON where it parses (numbers, null), else as a string."""
+    name, _, value = text.partition("=")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
+def compare(clip: Path, versions: dict, repeats: int, settings: dict) -> tuple[bool, dict[str, list[float]]]:
     """Whether the versions select identically on ``clip``, and each one's CPU seconds per round."""
-    selections = [module.select_patches(clip, threads=1) for module in versions.values()]
+    selections = [module.select_patches(clip, threads=1, **settings) for module in versions.values()]
     identical = all(same_selection(selections[0], other) for other in selections[1:])
     times = {name: [] for name in versions}
     for round_ in range(repeats):
         order = list(versions.items())
         for name, module in order if round_ % 2 == 0 else order[::-1]:  # alternate who runs first
             start = time.process_time()
-            module.select_patches(clip, threads=1)
+            module.select_patches(clip, threads=1, **settings)
             times[name].append(time.process_time() - start)
     return identical, times
 
@@ -75,7 +85,9 @@ def main() -> None:
     parser.add_argument("baseline", type=Path, help="another checkout of this repository")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--skip-576p", action="store_true")
+    parser.add_argument("--set", type=setting, action="append", default=[], help="a setting NAME=VALUE for both")
     args = parser.parse_args()
+    settings = dict(args.set)
     versions = {"baseline": baseline_pipeline(args.baseline.resolve()), "this": pipeline}
     with tempfile.TemporaryDirectory() as folder:
         clips = real_clips()
@@ -84,7 +96,7 @@ def main() -> None:
         print("| clip | identical | fastest s: baseline | this | speed-up | median s: baseline | this | speed-up |")
         print("|---|---|---|---|---|---|---|---|")
         for clip in clips:
-            identical, times = compare(clip, versions, args.repeats)
+            identical, times = compare(clip, versions, args.repeats, settings)
             cells = []
             for statistic in (min, statistics.median):
                 old, new = statistic(times["baseline"]), statistic(times["this"])

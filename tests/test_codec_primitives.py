@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from ov_vlm.codec import kernels, reference
+from ov_vlm.codec import CodecSettings, kernels, reference
 from ov_vlm.codec.residual import vector_grid
 from ov_vlm.codec.saliency import CanvasGeometry
 
@@ -125,6 +125,22 @@ def test_linear_resize_is_opencvs_bilinear(shape):
     image = np.random.default_rng(0).random((8, 10)).astype(np.float32)
     assert np.allclose(reference.linear_resize(image, *shape), opencv_linear(image, *shape), atol=1e-5)
     assert np.array_equal(reference.linear_resize(image, 8, 10), image)
+
+
+@pytest.mark.parametrize("target", [(471, 576), (324, 576), (90, 60)])
+def test_resized_maps_are_the_numpy_fusion_resized(target):
+    """The compiled fusion + resize, evaluated only at the pixels the resize reads, gives the float32 bits of the
+    numpy formulas: motion only (`fused_map` without residual) and with the residual levels."""
+    rng = np.random.default_rng(target[0])
+    motion = rng.random((36, 44)).astype(np.float32)
+    motion[rng.random(motion.shape) < 0.4] = 0.0
+    levels = rng.integers(0, 90, size=(144, 176), dtype=np.uint8)
+    settings = CodecSettings(mv_weight=0.7, residual_weight=0.3)
+    expected = reference.linear_resize(reference.fused_map(motion, None, 0.7, 0.3), *target)
+    assert np.array_equal(reference.motion_resized(motion, settings, *target), expected)
+    fused = reference.residual_fused(motion, levels, settings.residual_percentile, settings.residual_floor, 0.7, 0.3)
+    expected = reference.linear_resize(fused, *target)
+    assert np.array_equal(reference.residual_resized(motion, levels, settings, *target), expected)
 
 
 def opencv_linear_u8(image: np.ndarray, height: int, width: int) -> np.ndarray:

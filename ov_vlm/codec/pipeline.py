@@ -314,10 +314,11 @@ def reference_scores(
     """Patch scores of one frame from its whole-pel MV grid and residual levels ``|Y_res - 128|`` (uint8; None:
     motion only), codec.md §2.3-§2.6."""
     motion = reference.motion_energy(grid, settings.compensation, settings.mv_percentile, settings.mv_floor)
+    height, width = geometry.content_height, geometry.content_width
     if levels is None:
-        fused = reference.fused_map(motion, None, settings.mv_weight, settings.residual_weight)
-        return reference.letterbox_scores(fused, geometry)
-    resized = reference.residual_resized(motion, levels, settings, geometry.content_height, geometry.content_width)
+        resized = reference.motion_resized(motion, settings, height, width)
+    else:
+        resized = reference.residual_resized(motion, levels, settings, height, width)
     return reference.padded_sums(resized, geometry)
 
 

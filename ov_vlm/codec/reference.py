@@ -67,6 +67,16 @@ def residual_resized(motion: np.ndarray, levels: np.ndarray, settings, height: i
     return kernels.fused_resized(levels, motion, scale, settings.mv_weight, settings.residual_weight, xtaps, ytaps)
 
 
+def motion_resized(motion: np.ndarray, settings, height: int, width: int) -> np.ndarray:
+    """`linear_resize` of the motion-only `fused_map` to ``height`` x ``width``, evaluated only where the resize
+    reads it (the same float32 values): `kernels.fused_resized` with every residual level 0, from a zero-strided
+    view that takes no memory. float32 [height, width]."""
+    rows, cols = motion.shape[0] * GRID, motion.shape[1] * GRID
+    no_residual = np.broadcast_to(np.zeros((1, 1), dtype=np.uint8), (rows, cols))
+    taps = linear_taps(cols, width), linear_taps(rows, height)
+    return kernels.fused_resized(no_residual, motion, 1.0, settings.mv_weight, settings.residual_weight, *taps)
+
+
 def normalise(values: np.ndarray, percentile: float, floor: float) -> np.ndarray:
     """``clip(values / max(P(values), floor), 0, 1)`` over one frame."""
     scale = max(float(np.percentile(values, percentile)), floor)
