@@ -91,9 +91,11 @@ def test_level_percentile_is_numpys(size):
             assert reference.level_percentile(levels, q) == float(np.percentile(levels.astype(np.float32), q))
 
 
-def test_letterbox_scores_sum_the_content_box():
+def test_patch_scores_sum_the_content_box():
     geometry = CanvasGeometry.fit(144, 176, 576, 16)  # upscaled to 471 x 576, padded above and below
-    scores = reference.letterbox_scores(np.ones((144, 176), dtype=np.float32), geometry)
+    box = geometry.content_height, geometry.content_width
+    resized = reference.linear_resize(np.ones((144, 176), dtype=np.float32), *box)
+    scores = reference.padded_sums(resized, geometry)
     assert scores.shape == (36, 36)
     assert np.isclose(scores.sum(), geometry.content_height * geometry.content_width, rtol=1e-6)
     valid = geometry.valid_cells()

@@ -180,12 +180,6 @@ def linear_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return rows[y0] * wy0[:, None] + rows[y1] * wy1[:, None]
 
 
-def letterbox_scores(fused: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
-    """Bilinear resize (OpenCV's) onto the content box, zero padding, sum per patch: float32 [G, G]."""
-    height, width = geometry.content_height, geometry.content_width
-    return padded_sums(linear_resize(np.asarray(fused, dtype=np.float32), height, width), geometry)
-
-
 def padded_sums(resized: np.ndarray, geometry: CanvasGeometry) -> np.ndarray:
     """A map on the content box, zero padded onto the canvas and summed per patch: float32 [G, G] (numpy's sums,
     computed in one compiled pass where `kernels.patch_sums` reproduces them)."""
