@@ -18,7 +18,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from ov_vlm.media import VideoSource, sample_frame_ids, time_slots
+from ov_vlm.media import SparseDecodeError, VideoSource, sample_frame_ids, time_slots
 
 from . import kernels, reference
 from .errors import CodecError
@@ -162,11 +162,8 @@ def select_patches(
         info = source.info
         geometry = CanvasGeometry.fit(info.height, info.width, settings.canvas, settings.patch)
         frame_ids = sample_frame_ids(info.num_frames, settings.frames)
-        if settings.profile == "robust":
-            sampled = _analyse_sampled(source, frame_ids, geometry, settings)
-        else:
-            sampled = _analyse_reference(source, frame_ids, geometry, settings, residual_options)
-        decode_errors = list(source.decode_errors)
+        sampled = _analyse(source, frame_ids, geometry, settings, residual_options)
+        decode_errors, skipped = list(source.decode_errors), len(source.skipped_frames)
     if sampled is None:
         raise CodecError(path, "no decodable video frames" + (f" ({decode_errors[0]})" if decode_errors else ""))
     decoded_seconds = time.perf_counter() - started
@@ -196,6 +193,7 @@ def select_patches(
         "distinct_frames": int(distinct.sum()),
         "missing_frames": sampled.missing,
         "decoded_frames": sampled.decoded,
+        "skipped_frames": skipped,
         "decode_errors": decode_errors[:20],
         "canvas": geometry.to_dict(),
         "K": len(positions),
@@ -222,6 +220,26 @@ def select_patches(
     )
 
 
+def _analyse(
+    source: VideoSource,
+    frame_ids: np.ndarray,
+    geometry: CanvasGeometry,
+    settings: CodecSettings,
+    options: ResidualOptions | None,
+) -> SampledFrames | None:
+    """The profile's analysis of the sampled frames, decoding sparsely (`ov_vlm.media.sparse`: the same frames come
+    out, the unneeded non-reference B-pictures are not decoded), or every frame where the stream's timestamps do
+    not allow it."""
+    for sparse in (True, False):
+        try:
+            if settings.profile == "robust":
+                return _analyse_sampled(source, frame_ids, geometry, settings, sparse)
+            return _analyse_reference(source, frame_ids, geometry, settings, options, sparse)
+        except SparseDecodeError:
+            continue
+    raise AssertionError("a full decode does not raise SparseDecodeError")
+
+
 def _empty_slots(frame_ids: np.ndarray, geometry: CanvasGeometry):
     """Per-slot outputs to fill while decoding: scores [T, G, G], canvases [T, C, C, 3], moving [T], filled [T]."""
     count, cells = len(frame_ids), geometry.cells
@@ -242,7 +260,7 @@ def _slots_by_frame(frame_ids: np.ndarray) -> dict[int, list[int]]:
 
 
 def _analyse_sampled(
-    source: VideoSource, frame_ids: np.ndarray, geometry: CanvasGeometry, settings: CodecSettings
+    source: VideoSource, frame_ids: np.ndarray, geometry: CanvasGeometry, settings: CodecSettings, sparse: bool
 ) -> SampledFrames | None:
     """Decode once, analysing the sampled frame ids (None if no frame decodes).
 
@@ -259,9 +277,15 @@ def _analyse_sampled(
     decoded = with_vectors = 0
     scaler = VideoReformatter()
     last: tuple[int, av.VideoFrame, list[av.VideoFrame]] | None = None
-    frames = source.frames()
+    final = source.info.num_frames - 1  # a stream that ends early fills the rest from its last frame
+
+    def needed(index: int) -> bool:
+        """A sampled frame, the frame before one (a residual candidate) or the last one."""
+        return index in wanted or index + 1 in wanted or index == final
+
+    frames = source.indexed_frames(needed if sparse else None)
     try:
-        for index, frame in enumerate(frames):
+        for index, frame in frames:
             decoded = index + 1
             candidates = list({id(f): f for f in (*recent, *anchors)}.values())
             if index in wanted:
@@ -341,6 +365,7 @@ def _analyse_reference(
     geometry: CanvasGeometry,
     settings: CodecSettings,
     options: ResidualOptions | None,
+    sparse: bool,
 ) -> SampledFrames | None:
     """Decode once in display order, emulating the patched decoder on every anchor and on the sampled frames.
 
@@ -379,9 +404,17 @@ def _analyse_reference(
         after = np.searchsorted(starts, index)
         return after < len(starts) and starts[after] - index <= window
 
-    frames = source.frames()
+    def needed(index: int) -> bool:
+        """A sampled frame, or any before the first anchor (with no anchor yet the emulator takes a B-frame as one)."""
+        return index in wanted or (emulator is not None and not emulator.anchors)
+
+    # sparse decoding leaves out unsampled non-reference B-frames, which the emulator only counts (`pass_over`);
+    # with a residual window it restarts its chain after a gap, where it takes the next frame as an anchor
+    frames = source.indexed_frames(needed if sparse and (emulator is None or window is None) else None)
     try:
-        for index, frame in enumerate(frames):
+        for index, frame in frames:
+            if emulator is not None and index > last_index + 1:
+                emulator.pass_over(index - last_index - 1)
             decoded, last_index = index + 1, index
             side = frame.side_data.get("MOTION_VECTORS")
             vectors = side.to_ndarray() if side is not None else None

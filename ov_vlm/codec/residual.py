@@ -152,6 +152,12 @@ class PatchedResidual:
             done.append((key, self.levels(*out, size)))
         return done
 
+    def pass_over(self, count: int) -> None:
+        """``count`` unwanted B-frames not fed (not decoded): what `push` does with them, once there are anchors."""
+        if not self.anchors:
+            raise ValueError("a frame before the first anchor must be fed (it may be taken as one)")
+        self.position += count
+
     def skip(self) -> list[tuple[object, np.ndarray]]:
         """A frame that is not fed: the chain of patched pictures breaks, so the next anchor starts afresh (as an
         intra picture). Returns the waiting wanted B-frames, finished from the past only."""

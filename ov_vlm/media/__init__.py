@@ -7,12 +7,14 @@ frames.
 from .errors import VideoError
 from .frames import read_frames
 from .sampling import TIME_SLOTS, sample_frame_ids, time_slots
+from .sparse import SparseDecodeError
 from .video import VIDEO_EXTENSIONS, VideoInfo, VideoSource, count_frames, is_video_file, transcode_to_h264
 from .writer import encode_frames
 
 __all__ = [
     "TIME_SLOTS",
     "VIDEO_EXTENSIONS",
+    "SparseDecodeError",
     "VideoError",
     "VideoInfo",
     "VideoSource",

