@@ -2,6 +2,7 @@
 
     git worktree add ../baseline REV
     OMP_NUM_THREADS=1 python benchmarks/codec_ab.py ../baseline [--repeats 7] [--skip-576p] [--set residual_weight=0]
+        [--long SECONDS]
 
 The other checkout's ``ov_vlm/codec`` is imported under another package name (its imports of the rest of
 ``ov_vlm``, which is not compared, resolve to this checkout), so both versions run in the same process on the same
@@ -85,6 +86,9 @@ def main() -> None:
     parser.add_argument("baseline", type=Path, help="another checkout of this repository")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--skip-576p", action="store_true")
+    parser.add_argument(
+        "--long", type=float, default=0, help="also a clip of this many seconds, 576p, an IDR picture every 2 s"
+    )
     parser.add_argument("--set", type=setting, action="append", default=[], help="a setting NAME=VALUE for both")
     args = parser.parse_args()
     settings = dict(args.set)
@@ -93,6 +97,9 @@ def main() -> None:
         clips = real_clips()
         if not args.skip_576p:
             clips.append(make_clip(Path(folder) / "576p_8s.mp4", 8, 30, 1024, 576))
+        if args.long:
+            name = f"576p_{args.long:g}s_gop60.mp4"
+            clips.append(make_clip(Path(folder) / name, args.long, 30, 1024, 576, seed=1, keyint=60))
         print("| clip | identical | fastest s: baseline | this | speed-up | median s: baseline | this | speed-up |")
         print("|---|---|---|---|---|---|---|---|")
         for clip in clips:

@@ -38,9 +38,12 @@ def natural_texture(rng: np.random.Generator, height: int, width: int) -> np.nda
     return layers.clip(0, 255).astype(np.uint8)
 
 
-def make_clip(path: Path, seconds: float, fps: int, width: int, height: int, seed: int = 0) -> Path:
+def make_clip(
+    path: Path, seconds: float, fps: int, width: int, height: int, seed: int = 0, keyint: int | None = None
+) -> Path:
     """A slowly panning natural-looking scene with three moving textured objects and sensor noise, encoded with
-    libx264 veryfast (B-frames on), so that its bitrate and decode speed are in the range of real footage."""
+    libx264 veryfast (B-frames on), so that its bitrate and decode speed are in the range of real footage;
+    ``keyint``: frames between IDR pictures (x264's default 250 without)."""
     rng = np.random.default_rng(seed)
     frames = int(seconds * fps)
     world = natural_texture(rng, height, width + frames)  # pans by 1 px per frame
@@ -53,7 +56,7 @@ def make_clip(path: Path, seconds: float, fps: int, width: int, height: int, see
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
+        stream.options = {"preset": "veryfast", "crf": "23", **({"g": str(keyint)} if keyint else {})}
         for i in range(frames):
             frame = world[:, i : i + width].copy()
             for (x, y, vx, vy), sprite in zip(objects, sprites, strict=True):

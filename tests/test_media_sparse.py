@@ -58,9 +58,10 @@ def remux(source: Path, target: Path, edit=None) -> Path:
     return target
 
 
-def b_frame_clip(path: Path, **x264) -> Path:
+def b_frame_clip(path: Path, count: int = 24, **x264) -> Path:
     """A test-made H.264 clip with B-frames (``x264`` adds x264 parameters)."""
-    frames = moving_object_clip(path.with_name("source.mp4"), count=24, size=(96, 128)).frames
+    size = (96, 128) if count <= 24 else (128, 192)
+    frames = moving_object_clip(path.with_name("source.mp4"), count=count, size=size).frames
     params = ":".join(f"{key}={value}" for key, value in {"bframes": 3, **x264}.items())
     return encode_frames(path, frames, "libx264", "yuv420p", {"preset": "veryfast", "x264-params": params})
 
@@ -263,6 +264,57 @@ def test_a_frame_missing_from_the_decoder_output_raises():
 
         with pytest.raises(SparseDecodeError):
             list(sparse_frames(packets, stream.codec_context, source._order, every_third, decode, set()))
+
+
+def test_idr_periods_past_what_is_wanted_are_not_decoded(tmp_path):
+    """An IDR picture every 8 frames: a period without a wanted frame, and what a period decodes after its last
+    wanted one, are left out; what comes out is the full decode's."""
+    path = b_frame_clip(tmp_path / "clip.mp4", keyint=8, **{"min-keyint": 8, "scenecut": 0})
+    with VideoSource(path, transcode=False) as source:
+        order = source._order
+        assert source.idr_frames == {0, 8, 16} and order is not None
+    assert order.undecoded({3}) >= set(range(8, 24)) and not {0, 3} & order.undecoded({3})
+    later = order.undecoded({9, 17})
+    assert later.isdisjoint({8, 9, 16, 17}) and 3 in later
+    with av.open(str(path)) as container:
+        kinds = [av.video.frame.PictureType(frame.pict_type).name for frame in container.decode(video=0)]
+    b_frames = [rank for rank in range(1, 7) if kinds[rank] == "B"]
+    assert b_frames
+    for rank in b_frames:  # the anchor shown after a B-frame is decoded before it: it stays
+        anchor = next(later for later in range(rank + 1, 8) if kinds[later] != "B")
+        assert anchor not in order.undecoded({rank})
+    full = decoded(path)
+    with VideoSource(path, transcode=False) as source:
+        sparse = {index: content(frame) for index, frame in source.indexed_frames(every_third, wanted={3, 12})}
+        assert source.skipped_frames >= set(range(16, 24))
+    assert {3, 12} <= set(sparse) and all(sparse[index] == full[index] for index in sparse)
+
+
+def test_an_idr_picture_restarts_the_patched_chain():
+    planes = [np.full((16, 16), 90, np.uint8), np.full((8, 8), 128, np.uint8), np.full((8, 8), 128, np.uint8)]
+    emulator = PatchedResidual()
+    emulator.push(0, planes, None, "I", wanted=False)
+    emulator.push(1, planes, None, "P", wanted=False)
+    emulator.push(2, planes, None, "B", wanted=True)  # waits for the next anchor
+    done = emulator.push(3, planes, None, "I", wanted=False, idr=True)
+    assert [key for key, _ in done] == [2]  # finished from the past: nothing crosses an IDR picture
+    assert len(emulator.anchors) == 1 and not emulator.waiting
+    emulator.pass_over(5, before_idr=True)
+    PatchedResidual().pass_over(5, before_idr=True)  # nothing decoded yet: allowed before an IDR picture
+
+
+@pytest.mark.parametrize("kwargs", [{"frames": 4}, {"frames": 4, "residual_weight": 0}], ids=["default", "mv"])
+def test_selection_with_idr_periods_left_out_is_the_full_decodes(tmp_path, monkeypatch, kwargs):
+    """48 frames, an IDR picture every 8, 4 sampled (0, 15, 31, 47): three periods have none."""
+    path = b_frame_clip(tmp_path / "clip.mp4", count=48, keyint=8, **{"min-keyint": 8, "scenecut": 0})
+    with VideoSource(path, transcode=False) as source:
+        disposable = len(source._order.disposable)
+    sparse = select_patches(path, canvas=128, patch=16, mosaics=2, **kwargs)
+    monkeypatch.setattr(OrderScan, "order", lambda self: None)
+    full = select_patches(path, canvas=128, patch=16, mosaics=2, **kwargs)
+    assert sparse.meta["skipped_frames"] >= 24 > disposable and full.meta["skipped_frames"] == 0
+    for name in ("positions", "scores", "frames", "selection_order"):
+        assert np.array_equal(getattr(sparse, name), getattr(full, name)), name
 
 
 def corrupt(source: Path, target: Path, victim: int) -> Path:

@@ -408,13 +408,18 @@ def _analyse_reference(
         """A sampled frame, or any before the first anchor (with no anchor yet the emulator takes a B-frame as one)."""
         return index in wanted or (emulator is not None and not emulator.anchors)
 
-    # sparse decoding leaves out unsampled non-reference B-frames, which the emulator only counts (`pass_over`);
-    # with a residual window it restarts its chain after a gap, where it takes the next frame as an anchor
-    frames = source.indexed_frames(needed if sparse and (emulator is None or window is None) else None)
+    # sparse decoding leaves out unsampled non-reference B-frames, which the emulator only counts (`pass_over`),
+    # and what an IDR period decodes after its last sampled frame: the chain restarts at the next IDR picture;
+    # with a residual window it restarts after any gap instead
+    idr_frames = source.idr_frames
+    sparse = sparse and (emulator is None or window is None)
+    frames = source.indexed_frames(needed if sparse else None, wanted=wanted)
     try:
         for index, frame in frames:
             if emulator is not None and index > last_index + 1:
-                emulator.pass_over(index - last_index - 1)
+                if index in idr_frames and emulator.waiting:  # its anchor was left out: decode everything
+                    raise SparseDecodeError(f"a B-frame before frame {index} waits for an anchor not decoded")
+                emulator.pass_over(index - last_index - 1, before_idr=index in idr_frames)
             decoded, last_index = index + 1, index
             side = frame.side_data.get("MOTION_VECTORS")
             vectors = side.to_ndarray() if side is not None else None
@@ -432,7 +437,8 @@ def _analyse_reference(
                     finish(key, residual)
             else:
                 kind = PICTURE_KINDS.get(int(frame.pict_type), "P")
-                for key, residual in emulator.push(index, yuv420_planes(frame), vectors, kind, is_wanted):
+                planes, idr = yuv420_planes(frame), index in idr_frames
+                for key, residual in emulator.push(index, planes, vectors, kind, is_wanted, idr=idr):
                     finish(key, residual)
             if index >= last_wanted:
                 break

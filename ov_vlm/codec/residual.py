@@ -123,10 +123,16 @@ class PatchedResidual:
         self.slots: Slots | None = None
         self.position = -1  # display position of the latest frame fed or skipped
 
-    def push(self, key, planes, vectors: np.ndarray | None, kind: str, wanted: bool) -> list[tuple[object, np.ndarray]]:
+    def push(
+        self, key, planes, vectors: np.ndarray | None, kind: str, wanted: bool, idr: bool = False
+    ) -> list[tuple[object, np.ndarray]]:
         """Feed one frame (``kind`` "I", "P" or "B"; ``planes`` its Y, U, V); returns ``(key, levels)`` of the
-        wanted frames completed by it, in display order (`levels`)."""
+        wanted frames completed by it, in display order (`levels`). Nothing after an ``idr`` picture is predicted
+        from before it: the B-frames waiting are finished from the past, and the chain starts afresh."""
         self.position += 1
+        restarted = []
+        if idr:
+            restarted, self.anchors = self.flush(), []
         size = np.shape(planes[0])
         shape = padded_shape(*size)
         if self.slots is None or self.slots.shape != shape:
@@ -146,15 +152,16 @@ class PatchedResidual:
             self._intra(slots.y[slot, 0], slots.c[slot, 0], *out)
         else:
             self._inter(slots.y[slot, 0], slots.c[slot, 0], vectors, self.position, past, -1, *out)
-        done = self._finish_waiting(past, slot)
+        done = restarted + self._finish_waiting(past, slot)
         self.anchors = [*past, slot][-self.options.references :]
         if wanted:
             done.append((key, self.levels(*out, size)))
         return done
 
-    def pass_over(self, count: int) -> None:
-        """``count`` unwanted B-frames not fed (not decoded): what `push` does with them, once there are anchors."""
-        if not self.anchors:
+    def pass_over(self, count: int, before_idr: bool = False) -> None:
+        """``count`` frames not fed (not decoded): unwanted B-frames, once there are anchors (what `push` does with
+        them), or, ``before_idr``, anything before an IDR picture (the chain starts afresh there)."""
+        if not self.anchors and not before_idr:
             raise ValueError("a frame before the first anchor must be fed (it may be taken as one)")
         self.position += count
 

@@ -1,5 +1,6 @@
 """Uniform frame sampling from a video with PyAV (frames mode): streaming decode, only the sampled frames are
-converted (and unsampled non-reference B-pictures are not decoded at all)."""
+converted (unsampled non-reference B-pictures, and what an IDR period holds after its last sample, are not decoded at
+all)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def read_frames(path: str | Path, count: int, threads: int = 0) -> tuple[list[np
     with VideoSource(path, threads=threads, transcode=False) as source:
         frame_ids = sample_frame_ids(source.info.num_frames, count)
         wanted = {int(i) for i in frame_ids}
-        try:  # sparse: unsampled non-reference B-pictures are not decoded
+        try:  # sparse: unsampled non-reference B-pictures and IDR periods past their last sample are not decoded
             decoded = _decode_wanted(source, wanted, wanted.__contains__)
         except SparseDecodeError:  # timestamps that cannot vouch for it: decode every frame
             decoded = _decode_wanted(source, wanted, None)
@@ -40,7 +41,7 @@ def _decode_wanted(
     """The ``wanted`` frames that decode, by index, up to the last of them (`VideoSource.indexed_frames`)."""
     last_wanted = max(wanted)
     decoded: dict[int, np.ndarray] = {}
-    for index, frame in source.indexed_frames(needed, export_mvs=False):
+    for index, frame in source.indexed_frames(needed, export_mvs=False, wanted=wanted):
         if index in wanted:
             decoded[index] = frame.to_ndarray(format="rgb24")
         if index >= last_wanted:

@@ -1,4 +1,6 @@
-"""Sparse decoding: H.264 non-reference B-pictures that the caller does not need are not decoded.
+"""Sparse decoding: H.264 non-reference B-pictures that the caller does not need are not decoded, and neither is
+what an IDR period decodes after the last picture wanted in it (nothing after an IDR picture is predicted from
+before it, so the decoder resumes at the next one exactly as a full decode would be there).
 
 No other picture is predicted from a non-reference picture, so leaving one out changes no other decoded frame, no
 exported motion vector and no output order: the frames that do come out are those of a full decode. The decoder
@@ -14,7 +16,9 @@ checks that what comes out is exactly the full decode less the frames it chose t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import bisect
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import av
@@ -47,11 +51,32 @@ class SparseDecodeError(RuntimeError):
 
 @dataclass(frozen=True)
 class DisplayOrder:
-    """Display index of each packet timestamp of an H.264 stream, and the timestamps of its non-reference
-    B-pictures (those that may be left undecoded)."""
+    """Display index of each packet timestamp of an H.264 stream, the timestamps of its non-reference B-pictures
+    (those that may be left undecoded), and per packet in decode order its display index and whether it is an IDR
+    picture (nothing after one is predicted from before it)."""
 
     ranks: dict[int, int]
     disposable: frozenset[int]
+    decode_ranks: tuple[int, ...]
+    idr: tuple[bool, ...]
+
+    def undecoded(self, wanted: Iterable[int]) -> frozenset[int]:
+        """Display indices that a decode for the ``wanted`` ones need not decode at all: in each IDR period, the
+        pictures decoded after every one displayed up to its last wanted picture (a B-picture's references, the
+        anchor after it included, are decoded before it); all of a period with no wanted picture."""
+        wanted = sorted(set(wanted))
+        starts = [packet for packet, idr in enumerate(self.idr) if idr] + [len(self.idr)]
+        left_out: set[int] = set()
+        for begin, end in itertools.pairwise(starts):
+            ranks = self.decode_ranks[begin:end]
+            low, high = min(ranks), max(ranks)  # a period shows a run of display indices of its own
+            after = bisect.bisect_right(wanted, high) - 1
+            if after < 0 or wanted[after] < low:
+                left_out.update(ranks)
+                continue
+            last = max(packet for packet, rank in enumerate(ranks) if rank <= wanted[after])
+            left_out.update(ranks[last + 1 :])
+        return frozenset(left_out)
 
 
 class OrderScan:
@@ -64,6 +89,7 @@ class OrderScan:
         self.timestamps: list[int | None] = []
         self.keys: list[tuple[int, int]] = []
         self.disposable: set[int] = set()
+        self.idr: list[bool] = []
         self.failure: str | None = None
         self.length_size: int | None = None
         try:
@@ -92,7 +118,17 @@ class OrderScan:
         by_time = sorted(range(len(keys)), key=timestamps.__getitem__)
         if by_time != sorted(range(len(keys)), key=keys.__getitem__):
             return None
-        return DisplayOrder({timestamps[index]: rank for rank, index in enumerate(by_time)}, frozenset(self.disposable))
+        ranks = {timestamps[index]: rank for rank, index in enumerate(by_time)}
+        decode_ranks = tuple(ranks[pts] for pts in timestamps)
+        return DisplayOrder(ranks, frozenset(self.disposable), decode_ranks, tuple(self.idr))
+
+    def idr_frames(self) -> frozenset[int]:
+        """Display indices of the IDR pictures (an IDR picture shows after everything decoded before it and before
+        everything decoded after it, so its display index is its decode index); empty when a header was outside
+        what `h264` reads."""
+        if self.failure is not None:
+            return frozenset()
+        return frozenset(packet for packet, idr in enumerate(self.idr) if idr)
 
     def _parameter_set(self, unit: bytes) -> None:
         kind = unit[0] & 0x1F if unit else 0
@@ -119,6 +155,7 @@ class OrderScan:
             raise UnsupportedStream("a packet that is not one picture")
         self.timestamps.append(pts)
         self.keys.append(self.counter.key(slices[0]))
+        self.idr.append(slices[0].idr)
         if all(not header.reference and header.slice_type == B_SLICE for header in slices):
             self.disposable.add(pts)
 
@@ -130,15 +167,20 @@ def sparse_frames(
     needed: Callable[[int], bool],
     decode: Callable[[av.Packet], list[av.VideoFrame]],
     skipped: set[int],
+    undecoded: frozenset[int] = frozenset(),
 ) -> Iterator[tuple[int, av.VideoFrame]]:
-    """``(display index, frame)`` in display order, leaving out the non-reference B-pictures whose index
-    ``needed`` rejects when their packet is sent; the indices that do not come out are exactly those, added to
-    ``skipped`` as they are left out."""
+    """``(display index, frame)`` in display order, leaving out the pictures of ``undecoded`` (not sent to the
+    decoder: `DisplayOrder.undecoded`) and the non-reference B-pictures whose index ``needed`` rejects when their
+    packet is sent; the indices that do not come out are exactly those, added to ``skipped`` as they are left
+    out."""
     expected = 0  # the first display index not yet accounted for
     try:
         for packet in packets:
-            rank = order.ranks.get(packet.pts) if packet.pts in order.disposable else None
-            skip = rank is not None and not needed(rank)
+            rank = order.ranks.get(packet.pts) if packet.size else None
+            if rank is not None and rank in undecoded:
+                skipped.add(rank)
+                continue
+            skip = rank is not None and packet.pts in order.disposable and not needed(rank)
             if skip:
                 skipped.add(rank)
             context.skip_frame = "NONREF" if skip else "DEFAULT"

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -105,12 +105,17 @@ def _count_packets(container: av.container.InputContainer, stream, path: Path, s
         raise VideoError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
 
 
-def _probe(path: Path) -> tuple[str, int, int, int]:
-    """(codec, width, height, frames) of the video stream of ``path``, from one opening."""
+def _probe(path: Path) -> tuple[str, int, int, int, OrderScan | None]:
+    """(codec, width, height, frames, header scan) of the video stream of ``path``, from one opening."""
     with contextlib.closing(_open(path)) as container:
-        stream = _video_stream(container, path)
-        context = stream.codec_context
-        return context.name, context.width, context.height, _count_packets(container, stream, path)
+        return _probe_stream(container, _video_stream(container, path), path)
+
+
+def _probe_stream(container, stream, path: Path) -> tuple[str, int, int, int, OrderScan | None]:
+    """`_probe` of an opened stream; H.264 packets' headers are read on the way (`OrderScan`)."""
+    context = stream.codec_context
+    scan = OrderScan(context.extradata) if context.name == "h264" else None
+    return context.name, context.width, context.height, _count_packets(container, stream, path, scan), scan
 
 
 def transcode_to_h264(
@@ -213,7 +218,7 @@ class VideoSource:
         self.decode_errors: list[str] = []
         self.skipped_frames: set[int] = set()  # display indices that sparse decoding left out (`indexed_frames`)
         self._tempdir: tempfile.TemporaryDirectory | None = None
-        self._order: DisplayOrder | None = None  # display index by pts, for sparse decoding (direct H.264 only)
+        self._order: DisplayOrder | None = None  # display index by pts, for sparse decoding (H.264 only)
         with contextlib.closing(_open(self.path)) as container:
             stream = _video_stream(container, self.path)
             source_codec = stream.codec_context.name
@@ -221,18 +226,14 @@ class VideoSource:
             duration = float(container.duration / av.time_base) if container.duration else None
             transcoded = transcode and source_codec not in DIRECT_MV_CODECS
             if not transcoded:  # the stream analysed is this one: probe it from this opening
-                context = stream.codec_context
-                codec, width, height = context.name, context.width, context.height
-                scan = OrderScan(context.extradata) if codec == "h264" else None
-                num_frames = _count_packets(container, stream, self.path, scan)
-                self._order = scan.order() if scan is not None else None
+                codec, width, height, num_frames, scan = _probe_stream(container, stream, self.path)
         analysed = self.path
         if transcoded:
             self._tempdir = tempfile.TemporaryDirectory(prefix="ov-vlm-codec-")
             analysed = Path(self._tempdir.name) / "transcoded.mp4"
             try:
                 transcode_to_h264(self.path, analysed, max_side, threads, self.decode_errors)
-                codec, width, height, num_frames = _probe(analysed)
+                codec, width, height, num_frames, scan = _probe(analysed)
             except VideoError:
                 self.close()
                 raise
@@ -242,6 +243,8 @@ class VideoSource:
                     self.path, f"cannot transcode {source_codec} to H.264 ({_ffmpeg_reason(error)})"
                 ) from None
         self._analysed = analysed
+        self._order = scan.order() if scan is not None else None
+        self.idr_frames: frozenset[int] = scan.idr_frames() if scan is not None else frozenset()
         if num_frames == 0:
             self.close()
             raise VideoError(self.path, "no video frames (empty or truncated stream)")
@@ -268,11 +271,16 @@ class VideoSource:
                 yield frame
 
     def indexed_frames(
-        self, needed: Callable[[int], bool] | None = None, export_mvs: bool = True
+        self,
+        needed: Callable[[int], bool] | None = None,
+        export_mvs: bool = True,
+        wanted: Iterable[int] | None = None,
     ) -> Iterator[tuple[int, av.VideoFrame]]:
         """``(display index, frame)`` in display order, as `frames`. With ``needed``, the H.264 non-reference
-        B-pictures whose index it rejects (asked when their packet is read) are not decoded (`sparse`): the indices
-        that do not come out are those; `SparseDecodeError` if the stream's timestamps cannot vouch for that."""
+        B-pictures whose index it rejects (asked when their packet is read) are not decoded, and with ``wanted``
+        neither are the pictures of an IDR period decoded after all it needs (`DisplayOrder.undecoded`): the
+        indices that do not come out are those (`skipped_frames`); `SparseDecodeError` if the stream's output
+        does not match its order."""
         self.decode_errors.clear()
         self.skipped_frames.clear()
         with contextlib.closing(_open(self._analysed)) as container:
@@ -287,7 +295,10 @@ class VideoSource:
                 return
             packets = _packets(container, stream, self.decode_errors)
             decode = functools.partial(_decode, path=self.path, errors=self.decode_errors)
-            yield from sparse_frames(packets, stream.codec_context, self._order, needed, decode, self.skipped_frames)
+            undecoded = frozenset() if wanted is None else self._order.undecoded(wanted)
+            yield from sparse_frames(
+                packets, stream.codec_context, self._order, needed, decode, self.skipped_frames, undecoded
+            )
 
     def close(self) -> None:
         if self._tempdir is not None:
