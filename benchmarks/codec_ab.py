@@ -12,7 +12,7 @@ captured inputs miss (decoding between frames evicts the caches) are counted. Cl
 (B-frames). Per clip: whether both give the same positions, scores, mosaics and frames bit for bit, and the
 fastest and the median CPU seconds (``time.process_time``) of each; on a shared machine the fastest run is the
 steadier estimate. The copy is kept in the system's temporary folder (one per baseline path), so only the first
-run against a baseline compiles its kernels (about 40 s).
+run against a baseline compiles its kernels (about 30 s).
 """
 
 from __future__ import annotations

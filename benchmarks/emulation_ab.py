@@ -36,6 +36,7 @@ OUTPUTS = (12, 13)  # emulate_inter's out_y, out_c
 def load_baseline(path: Path):
     spec = importlib.util.spec_from_file_location("baseline_kernels", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # numba's on-disk cache finds the functions' module by name when it reloads
     spec.loader.exec_module(module)
     return module
 

@@ -3,13 +3,14 @@
 Planes are uint8 and padded to whole 8 x 8 luma blocks; every read is clamped into its plane, which is exactly
 H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell) and are
 handled per 8 x 8 block: the reference frame is chosen per block, and a chroma 4 x 4 block lies under one block.
-The kernels are compiled on first use and cached on disk, so the compile (about 40 s) is paid once per machine;
+The kernels are compiled on first use and cached on disk, so the compile (about 30 s) is paid once per machine;
 where no cache can be written (a read-only install and home), they are compiled in memory once per process.
 Helpers that allocate nothing are compiled without reference counting (``_nrt=False``): in the per-block calls
 it costs more than the arithmetic. The block loop (`_emulate_blocks`) has its helpers inlined (``inline="always"``):
 a call passing a dozen arrays costs more than an 8 x 8 block's arithmetic; only the luma interpolation
 (`luma_block`) and the B-frames' `_future` stay calls, since inlining them at every use multiplies the compile
-time (to minutes).
+time (to minutes). For the same reason each inlined helper has one call site per caller where a loop can take
+the place of a second one (the candidate anchors, the two chroma planes).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def njit(**options):
     return compile_
 
 
-COMPILE_NOTICE = "ov-vlm: compiling the codec kernels (first use on this machine, about 40 s) ..."
+COMPILE_NOTICE = "ov-vlm: compiling the codec kernels (first use on this machine, about 30 s) ..."
 
 
 def cache_is_cold(function=None) -> bool:
@@ -477,15 +478,13 @@ def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
     """`_predict_luma` for the two chroma planes: ``out`` [2, 4, 4]."""
     y, x = 2 * br, 2 * bc
     whole = cells == 15 and _uniform(flow, br, bc)
+    parts, side = (1, 4) if whole else (4, 2)  # one 4 x 4 block, or a 2 x 2 one per covered cell
     for p in range(2):
-        if whole:
-            chroma_block(store_c, slot, which, p, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 4, out[p], 0, 0)
-            continue
-        for n in range(4):
-            if (cells >> n) & 1:
+        for n in range(parts):  # one call site: chroma_block is inlined, each copy costs compile time
+            if whole or (cells >> n) & 1:
                 cy, cx = y + (n >> 1), x + (n & 1)
                 ex, ey = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
-                chroma_block(store_c, slot, which, p, ex, ey, 2, out[p], 2 * (n >> 1), 2 * (n & 1))
+                chroma_block(store_c, slot, which, p, ex, ey, side, out[p], 2 * (n >> 1), 2 * (n & 1))
 
 
 @njit(_nrt=False)
@@ -548,16 +547,17 @@ def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, fu
     (br, bc), bi-predicted with ``future`` on ``future_cells`` (weight ``weights[k]`` for candidate k): the
     latest, unless its mean |error| exceeds one grey level and an older one does better. Leaves the chosen
     anchor's clean luma prediction in ``clean`` and its per-cell |error| sums in ``sums[0]`` (``sums`` [2, 4])."""
-    _predict_luma(store_y, past[0], 0, br, bc, flow, cells, scratch, clean)
-    best = _block_error(cur_y, br, bc, cells, clean, future, future_cells, weights[0], sums[0])
     count = (cells & 1) + ((cells >> 1) & 1) + ((cells >> 2) & 1) + ((cells >> 3) & 1)
-    choice = 0
-    if best <= EXPLAINED_SUM * count:
-        return choice
-    for k in range(1, len(past)):
-        _predict_luma(store_y, past[k], 0, br, bc, flow, cells, scratch, trial)
-        total = _block_error(cur_y, br, bc, cells, trial, future, future_cells, weights[k], sums[1])
-        if total < best:
+    best, choice = 0, 0
+    for k in range(len(past)):  # one call site of each inlined helper: every copy costs compile time
+        target, tally = (clean, sums[0]) if k == 0 else (trial, sums[1])
+        _predict_luma(store_y, past[k], 0, br, bc, flow, cells, scratch, target)
+        total = _block_error(cur_y, br, bc, cells, target, future, future_cells, weights[k], tally)
+        if k == 0:
+            best = total
+            if best <= EXPLAINED_SUM * count:
+                return choice
+        elif total < best:
             best, choice = total, k
             for n in range(4):
                 sums[0, n] = sums[1, n]
@@ -689,12 +689,7 @@ def _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums):
     are inlined and make views freely."""
     cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, out_y, out_c = frame
     rows, cols = covs.shape[1], covs.shape[2]
-    clean, drifted, trial, ahead, cur_u, cur_v, out_u, out_v = (
-        luma[0], luma[1], luma[2], luma[3], cur_c[0], cur_c[1], out_c[0], out_c[1]
-    )  # fmt: skip
-    clean_c, drifted_c, clean_u, clean_v, drifted_u, drifted_v = (
-        colour[0], colour[1], colour[0, 0], colour[0, 1], colour[1, 0], colour[1, 1]
-    )  # fmt: skip
+    clean, drifted, trial, ahead, clean_c, drifted_c = luma[0], luma[1], luma[2], luma[3], colour[0], colour[1]
     chosen_sums = sums[0]
     flow0, flow1, cflow0, cflow1 = flows[0], flows[1], cflows[0], cflows[1]
     cov0, cov1 = covs[0], covs[1]
@@ -717,8 +712,11 @@ def _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums):
                 _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, 0,
                         future_cells if chroma else 0, scratch, luma, colour, w1)  # fmt: skip
             need = _uncoded_luma(cur_y, 8 * br, 8 * bc, inter, clean, past_cells, chosen_sums) if drift else 0
-            need_u = _uncoded_chroma(cur_u, 4 * br, 4 * bc, inter, clean_u) if chroma and drift else 0
-            need_v = _uncoded_chroma(cur_v, 4 * br, 4 * bc, inter, clean_v) if chroma and drift else 0
+            need_u, need_v = 0, 0
+            if chroma and drift:
+                for p in range(2):  # one call site of each inlined helper: every copy costs compile time
+                    found = _uncoded_chroma(cur_c[p], 4 * br, 4 * bc, inter, colour[0, p])
+                    need_u, need_v = (need_u, found) if p else (found, need_v)
             need_c = need_u | need_v
             if slot >= 0 and past_cells & need:
                 _predict_luma(store_y, slot, 1, br, bc, flow0, past_cells & need, scratch, drifted)
@@ -728,9 +726,9 @@ def _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums):
                 _future(store_y, store_c, future, 1, br, bc, flow1, cflow1, past_cells, future_cells & need,
                         future_cells & need_c, scratch, luma, colour, w1)  # fmt: skip
             _write_luma(cur_y, 8 * br, 8 * bc, inter, need, clean, drifted, out_y)
-            if chroma:
-                _write_chroma(cur_u, 4 * br, 4 * bc, inter, need_u, clean_u, drifted_u, out_u)
-                _write_chroma(cur_v, 4 * br, 4 * bc, inter, need_v, clean_v, drifted_v, out_v)
+            for p in range(2 if chroma else 0):
+                _write_chroma(cur_c[p], 4 * br, 4 * bc, inter, need_v if p else need_u, colour[0, p], colour[1, p],
+                              out_c[p])  # fmt: skip
 
 
 @njit(_nrt=False)
