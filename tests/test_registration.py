@@ -12,12 +12,12 @@ import pytest
 TINY = "C(hidden_size=64, num_attention_heads=2, intermediate_size=64, num_hidden_layers=1)"
 
 
-def start_python(code: str) -> subprocess.CompletedProcess:
+def python_result(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
 def run_python(code: str) -> str:
-    result = start_python(code)
+    result = python_result(code)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.strip()
 
@@ -59,7 +59,7 @@ print(type(config).__name__, type(model).__name__)
 def resolved() -> dict[str, subprocess.CompletedProcess]:
     """Every import order in its own fresh interpreter, the interpreters run side by side on the cores."""
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-        runs = {name: pool.submit(start_python, resolve_code(prelude)) for name, prelude in PRELUDES.items()}
+        runs = {name: pool.submit(python_result, resolve_code(prelude)) for name, prelude in PRELUDES.items()}
         return {name: run.result() for name, run in runs.items()}
 
 
