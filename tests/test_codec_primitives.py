@@ -245,13 +245,25 @@ QPEL_VECTORS = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 3), (2, 2), (1, 3), (3, 1), 
 def test_luma_prediction_is_h264_quarter_pel(side, vector):
     rng = np.random.default_rng(side)
     store = rng.integers(0, 256, size=(2, 2, 24, 32), dtype=np.uint8)
-    scratch = np.empty((3, 13, 13), np.int32)
+    halves = np.empty((3, 24, 32), np.uint8)
+    kernels.half_planes(store[1, 0], halves)
+    scratch = np.empty((4, 13, 13), np.int32)
     for left, top in ((8, 8), (0, 0), (24, 16)):  # inside and on the borders (edge replication)
-        out = np.zeros((8, 8), dtype=np.int32)
+        out = np.zeros((8, 8), dtype=np.uint8)
         px, py = left * 4 + vector[0], top * 4 + vector[1]
-        kernels.luma_block(store[1, 0], px, py, side, scratch, out, 0, 0)
+        kernels.luma_block(store[1, 0], halves, px, py, side, scratch, out, 0, 0)
         expected = [[h264_luma_sample(store[1, 0], px + 4 * j, py + 4 * i) for j in range(side)] for i in range(side)]
         assert out[:side, :side].tolist() == expected
+
+
+@pytest.mark.parametrize("shape", [(24, 32), (8, 8), (5, 3)])
+def test_half_planes_are_the_h264_half_samples(shape):
+    plane = np.random.default_rng(shape[1]).integers(0, 256, size=shape, dtype=np.uint8)
+    halves = np.empty((3, *shape), np.uint8)
+    kernels.half_planes(plane, halves)
+    for kind, (fx, fy) in enumerate(((2, 0), (0, 2), (2, 2))):  # b, h, j
+        expected = [[h264_luma_sample(plane, 4 * x + fx, 4 * y + fy) for x in range(shape[1])] for y in range(shape[0])]
+        assert halves[kind].tolist() == expected
 
 
 @pytest.mark.parametrize("vector", [(0, 0), (3, 5), (8, -8), (-13, 7), (70, 1)])
@@ -330,6 +342,9 @@ def emulate(cur_y: np.ndarray, anchor_y: np.ndarray, anchor_patched: np.ndarray)
     """One P-frame predicted with zero vectors everywhere from one anchor (luma only)."""
     height, width = cur_y.shape
     store_y = np.stack([anchor_y, anchor_patched])[None]
+    store_h = np.empty((1, 2, 3, height, width), dtype=np.uint8)
+    for which in range(2):
+        kernels.half_planes(store_y[0, which], store_h[0, which])
     store_c = np.zeros((1, 2, 2, height // 2, width // 2), dtype=np.uint8)
     flows = np.zeros((2, height // 4, width // 4, 2), dtype=np.int64)
     covs = np.zeros((2, height // 4, width // 4), dtype=bool)
@@ -337,7 +352,7 @@ def emulate(cur_y: np.ndarray, anchor_y: np.ndarray, anchor_patched: np.ndarray)
     cur_c, out_c = (np.zeros((2, height // 2, width // 2), dtype=np.uint8) for _ in range(2))
     out_y, past, weights = np.empty_like(cur_y), np.zeros(1, np.int64), np.full(1, 32, np.int64)
     kernels.emulate_inter(
-        cur_y, cur_c, flows, flows, covs, store_y, store_c, past, weights, -1, False, True, out_y, out_c
+        cur_y, cur_c, flows, flows, covs, store_y, store_h, store_c, past, weights, -1, False, True, out_y, out_c
     )
     return out_y
 

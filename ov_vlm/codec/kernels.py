@@ -1,16 +1,18 @@
 """Compiled (numba) kernels of the patched-decoder emulation in `residual`: one call per frame.
 
 Planes are uint8 and padded to whole 8 x 8 luma blocks; every read is clamped into its plane, which is exactly
-H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell) and are
-handled per 8 x 8 block: the reference frame is chosen per block, and a chroma 4 x 4 block lies under one block.
-The kernels are compiled on first use and cached on disk, so the compile (about 30 s) is paid once per machine;
-where no cache can be written (a read-only install and home), they are compiled in memory once per process.
-Helpers that allocate nothing are compiled without reference counting (``_nrt=False``): in the per-block calls
-it costs more than the arithmetic. The block loop (`_emulate_blocks`) has its helpers inlined (``inline="always"``):
-a call passing a dozen arrays costs more than an 8 x 8 block's arithmetic; only the luma interpolation
-(`luma_block`) and the B-frames' `_future` stay calls, since inlining them at every use multiplies the compile
-time (to minutes). For the same reason each inlined helper has one call site per caller where a loop can take
-the place of a second one (the candidate anchors, the two chroma planes).
+H.264's edge replication for motion compensation. Cells are 4 x 4 luma pixels (one vector per cell); the
+reference frame is chosen per 8 x 8 block, and a chroma 4 x 4 block lies under one block.
+`emulate_inter` works in passes: the predictions per block into whole planes, then the bi-prediction, the
+errors, the coded test and the writes over whole rows, which the compiler vectorises (8 x 8 block loops it does
+not vectorise). The luma predictions read each anchor's half-sample planes (`half_planes`, made once per
+picture in row passes), so a block's quarter-pel prediction is a copy or the mean of two planes; only blocks that
+reach past the picture are filtered per block. The kernels are compiled on first use and cached on disk, so the
+compile (about 30 s) is paid once per machine; where no cache can be written (a read-only install and home),
+they are compiled in memory once per process. Per-block helpers that allocate nothing are compiled without
+reference counting (``_nrt=False``): in the per-block calls it costs more than the arithmetic; the small ones are
+inlined (``inline="always"``), with one call site per caller where a loop can take the place of a second one
+(numba copies an inlined helper at every call site, and the compile time grows with the code).
 """
 
 from __future__ import annotations
@@ -173,33 +175,104 @@ def _samples(src, top, left, kind, side, rows, out, oy, ox):
                 out[o, _u(ox + j)] = _clip255((total + 512) >> 10)
 
 
-@njit(_nrt=False)
-def luma_block(plane, px, py, side, scratch, out, oy, ox):
-    """H.264 quarter-pel luma prediction of a ``side`` x ``side`` block whose top-left moves to (``px``, ``py``)
-    quarter pels, from ``plane``, into ``out[oy:, ox:]``. ``scratch``: int32 [3, 13, 13] (the window, the centre
-    rows, the second samples; one array: every argument of this hot call costs)."""
-    win, rows, second = scratch[0], scratch[1], scratch[2]
+@njit()
+def half_planes(plane, out):
+    """The H.264 half-sample planes of a picture ``plane`` [H, W]: ``out`` uint8 [3, H, W] holds at each integer
+    position the sample half a pel to the right (b), below (h) and both (j), edges replicated. Computed once per
+    anchor picture in row passes (vectorised; int16 taps, which cannot overflow), so that a block's prediction
+    reads them instead of filtering per block."""
     height, width = plane.shape
+    line = np.empty(width + 5, np.int16)  # a source row, edge-padded by 2 and 3
+    ring = np.empty((6, width), np.int16)  # unrounded horizontal taps of the last six (clamped) rows
+    for rr in range(height + 5):
+        source = plane[min(max(rr - 2, 0), height - 1)]
+        first, last = np.int16(source[0]), np.int16(source[width - 1])
+        line[0], line[1], line[width + 2], line[width + 3], line[width + 4] = first, first, last, last, last
+        for x in range(width):
+            line[_u(x + 2)] = source[_u(x)]
+        taps = ring[rr % 6]
+        for x in range(width):
+            k = _u(x)
+            taps[k] = _tap(line[k], line[k + _u(1)], line[k + _u(2)], line[k + _u(3)], line[k + _u(4)],
+                           line[k + _u(5)])  # fmt: skip
+        if 2 <= rr < height + 2:
+            target = out[0, rr - 2]
+            for x in range(width):
+                target[_u(x)] = _clip255((np.int32(taps[_u(x)]) + 16) >> 5)
+        if rr >= 5:
+            y = rr - 5
+            r0, r1, r2 = ring[y % 6], ring[(y + 1) % 6], ring[(y + 2) % 6]
+            r3, r4, r5 = ring[(y + 3) % 6], ring[(y + 4) % 6], ring[(y + 5) % 6]
+            target = out[2, y]
+            for x in range(width):
+                k = _u(x)
+                total = _tap(np.int32(r0[k]), np.int32(r1[k]), np.int32(r2[k]), np.int32(r3[k]), np.int32(r4[k]),
+                             np.int32(r5[k]))  # fmt: skip
+                target[k] = _clip255((total + 512) >> 10)
+    for y in range(height):
+        s0, s1, s2 = plane[max(y - 2, 0)], plane[max(y - 1, 0)], plane[y]
+        s3, s4, s5 = plane[min(y + 1, height - 1)], plane[min(y + 2, height - 1)], plane[min(y + 3, height - 1)]
+        target = out[1, y]
+        for x in range(width):
+            k = _u(x)
+            total = _tap(np.int16(s0[k]), np.int16(s1[k]), np.int16(s2[k]), np.int16(s3[k]), np.int16(s4[k]),
+                         np.int16(s5[k]))  # fmt: skip
+            target[k] = _clip255((np.int32(total) + 16) >> 5)
+
+
+@njit(_nrt=False, inline="always")
+def _gathered(plane, halves, px, py, side, out, oy, ox):
+    """`luma_block` of a block whose samples lie in the picture, from the integer and half-sample planes: one
+    sample each, or the rounded mean of two. Returns False (and does nothing) for a block that reaches past it."""
+    height, width = plane.shape
+    x0, y0 = px >> 2, py >> 2
+    if not (x0 >= 0 and y0 >= 0 and x0 + side + 1 <= width and y0 + side + 1 <= height):
+        return False
+    code = (py & 3) * 4 + (px & 3)
+    kind, dy, dx = QPEL[code, 0, 0], QPEL[code, 0, 1], QPEL[code, 0, 2]
+    first = plane if kind == 0 else halves[kind - 1]
+    top, left = y0 + dy, x0 + dx
+    if code in (0, 2, 8, 10):  # whole- and half-pel positions: one sample
+        for i in range(side):
+            source, target = first[_u(top + i)], out[_u(oy + i)]
+            for j in range(side):
+                target[_u(ox + j)] = source[_u(left + j)]
+        return True
+    kind, dy, dx = QPEL[code, 1, 0], QPEL[code, 1, 1], QPEL[code, 1, 2]
+    second = plane if kind == 0 else halves[kind - 1]
+    top2, left2 = y0 + dy, x0 + dx
+    for i in range(side):
+        a, b, target = first[_u(top + i)], second[_u(top2 + i)], out[_u(oy + i)]
+        for j in range(side):
+            target[_u(ox + j)] = (np.int32(a[_u(left + j)]) + np.int32(b[_u(left2 + j)]) + 1) >> 1
+    return True
+
+
+@njit(_nrt=False)
+def luma_block(plane, halves, px, py, side, scratch, out, oy, ox):
+    """H.264 quarter-pel luma prediction of a ``side`` x ``side`` block whose top-left moves to (``px``, ``py``)
+    quarter pels, from ``plane`` and its `half_planes` ``halves``, into ``out[oy:, ox:]``. ``scratch``: int32
+    [4, 13, 13], for blocks that reach past the picture (filtered from a window of clamped coordinates: H.264's
+    edge replication)."""
+    if _gathered(plane, halves, px, py, side, out, oy, ox):
+        return
     x0, y0 = px >> 2, py >> 2
     code = (py & 3) * 4 + (px & 3)
     count = 1 if code in (0, 2, 8, 10) else 2  # whole- and half-pel positions: one sample, else the mean of two
-    inside = x0 >= 2 and y0 >= 2 and x0 + side + 3 <= width and y0 + side + 3 <= height
-    if not inside:  # near the border: from a copy of the window with clamped coordinates
-        _window(plane, x0, y0, side + 5, win)
+    win, rows = scratch[0], scratch[1]
+    _window(plane, x0, y0, side + 5, win)
     for n in range(count):  # one loop, not two calls: half the code (each call site is inlined)
-        target, ty, tx = (out, oy, ox) if n == 0 else (second, 0, 0)
         kind, dy, dx = QPEL[code, n, 0], QPEL[code, n, 1], QPEL[code, n, 2]
-        if inside:
-            _samples(plane, y0 + dy, x0 + dx, kind, side, rows, target, ty, tx)
-        else:
-            _samples(win, 2 + dy, 2 + dx, kind, side, rows, target, ty, tx)
-    if count == 1:
-        return
+        _samples(win, 2 + dy, 2 + dx, kind, side, rows, scratch[2 + n], 0, 0)
+    first, second = scratch[2], scratch[3]
     for i in range(side):
         o, w = _u(oy + i), _u(i)
-        for j in range(side):
-            c = _u(ox + j)
-            out[o, c] = (out[o, c] + second[w, _u(j)] + 1) >> 1
+        if count == 1:
+            for j in range(side):
+                out[o, _u(ox + j)] = first[w, _u(j)]
+        else:
+            for j in range(side):
+                out[o, _u(ox + j)] = (first[w, _u(j)] + second[w, _u(j)] + 1) >> 1
 
 
 @njit(_nrt=False, inline="always")
@@ -458,24 +531,27 @@ def _uniform(flow, br, bc):
 
 
 @njit(_nrt=False, inline="always")
-def _predict_luma(store_y, slot, which, br, bc, flow, cells, scratch, out):
-    """Luma predictions ``out`` [8, 8] of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from
-    anchor ``slot`` (which: 0 its decoded, 1 its patched picture); one 8 x 8 block when they share a vector."""
+def _predict_luma(store_y, store_h, slot, which, br, bc, flow, cells, scratch, out, oy, ox):
+    """Luma predictions of the cells of block (br, bc) set in ``cells`` (bit n = cell n) from anchor ``slot``
+    (which: 0 its decoded, 1 its patched picture) into ``out[oy:oy + 8, ox:ox + 8]``; one 8 x 8 block when they
+    share a vector (the same samples: the interpolation is per sample). The blocks inside the picture are
+    gathered inline; the rest call `luma_block`."""
     y, x = 2 * br, 2 * bc
-    plane = store_y[slot, which]
-    if cells == 15 and _uniform(flow, br, bc):
-        luma_block(plane, x * 16 + flow[y, x, 0], y * 16 + flow[y, x, 1], 8, scratch, out, 0, 0)
-        return
-    for n in range(4):
-        if (cells >> n) & 1:
+    plane, halves = store_y[slot, which], store_h[slot, which]
+    whole = cells == 15 and _uniform(flow, br, bc)
+    parts, side = (1, 8) if whole else (4, 4)
+    for n in range(parts):  # one call site of each: the inlined code is copied at every one
+        if whole or (cells >> n) & 1:
             cy, cx = y + (n >> 1), x + (n & 1)
             px, py = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
-            luma_block(plane, px, py, 4, scratch, out, 4 * (n >> 1), 4 * (n & 1))
+            ty, tx = oy + 4 * (n >> 1), ox + 4 * (n & 1)
+            if not _gathered(plane, halves, px, py, side, out, ty, tx):
+                luma_block(plane, halves, px, py, side, scratch, out, ty, tx)
 
 
 @njit(_nrt=False, inline="always")
-def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
-    """`_predict_luma` for the two chroma planes: ``out`` [2, 4, 4]."""
+def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out, oy, ox):
+    """`_predict_luma` for the two chroma planes: into ``out[p, oy:oy + 4, ox:ox + 4]``."""
     y, x = 2 * br, 2 * bc
     whole = cells == 15 and _uniform(flow, br, bc)
     parts, side = (1, 4) if whole else (4, 2)  # one 4 x 4 block, or a 2 x 2 one per covered cell
@@ -484,7 +560,7 @@ def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out):
             if whole or (cells >> n) & 1:
                 cy, cx = y + (n >> 1), x + (n & 1)
                 ex, ey = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
-                chroma_block(store_c, slot, which, p, ex, ey, side, out[p], 2 * (n >> 1), 2 * (n & 1))
+                chroma_block(store_c, slot, which, p, ex, ey, side, out[p], oy + 2 * (n >> 1), ox + 2 * (n & 1))
 
 
 @njit(_nrt=False)
@@ -515,156 +591,262 @@ def _bipred(a, b, w1):
     return (a * (64 - w1) + b * w1 + 32) >> 6
 
 
-@njit(_nrt=False, inline="always")
-def _block_error(cur_y, br, bc, cells, predicted, future, future_cells, w1, sums):
-    """Sum of |decoded - prediction| over the cells of block (br, bc) set in ``cells`` (per cell into ``sums``
-    [4]); the prediction is ``predicted``, bi-predicted with ``future`` (weight ``w1``) on the ``future_cells``."""
-    total = 0
-    for n in range(4):
-        if (cells >> n) & 1:
-            oy, ox = 4 * (n >> 1), 4 * (n & 1)
-            cell = 0
-            if (future_cells >> n) & 1:
-                for i in range(oy, oy + 4):
-                    r, w = _u(8 * br + i), _u(i)
-                    for j in range(ox, ox + 4):
-                        k = _u(j)
-                        value = _bipred(predicted[w, k], future[w, k], w1)
-                        cell += abs(np.int32(cur_y[r, _u(8 * bc + j)]) - value)
-            else:
-                for i in range(oy, oy + 4):
-                    r, w = _u(8 * br + i), _u(i)
-                    for j in range(ox, ox + 4):
-                        cell += abs(np.int32(cur_y[r, _u(8 * bc + j)]) - predicted[w, _u(j)])
-            sums[n] = cell
-            total += cell
-    return total
+@njit(inline="always")
+def _blended(a, b, kind, w1):
+    """A sample's prediction from the past one ``a`` and the future one ``b`` (``kind``: bit 0 past, bit 1
+    future): their weighted mean where both predict, else the one that does (unclipped, as the callers keep it)."""
+    both = _bipred(a, b, w1)
+    return (both if kind & 1 else b) if kind & 2 else a
+
+
+# rows of the per-block state of `emulate_inter`: bit masks of the cells (bit n = cell n, raster order of the
+# 2 x 2 cells of an 8 x 8 block) predicted from the past and from the future anchor, the past anchor's slot (-1:
+# none), its bi-prediction weight w1, and the cells without a coded residual (luma, U, V)
+PAST, FUTURE, SLOT, WEIGHT, NEED, NEED_U, NEED_V = range(7)
+
+
+@njit(_nrt=False)
+def _block_state(covs, past, weights, future, state):
+    """Fill `PAST`, `FUTURE`, `SLOT` and `WEIGHT` of ``state`` [7, rows / 2, cols / 2] for the most recent past
+    anchor, the first candidate (`_rechoose` may replace it)."""
+    for br in range(state.shape[1]):
+        for bc in range(state.shape[2]):
+            past_cells = _cells(covs[0], br, bc) if len(past) else 0
+            state[PAST, br, bc] = past_cells
+            state[FUTURE, br, bc] = _cells(covs[1], br, bc) if future >= 0 else 0
+            state[SLOT, br, bc] = past[0] if past_cells else -1
+            state[WEIGHT, br, bc] = weights[0] if past_cells else 32
+            state[NEED, br, bc], state[NEED_U, br, bc], state[NEED_V, br, bc] = 0, 0, 0
+
+
+@njit(_nrt=False)
+def _predict_pass(stores, flows, cflows, state, future, which, luma, colour, do_luma, do_chroma, scratch):
+    """Per block, the predictions from the chosen past anchor and from the next one into ``luma`` [2, H, W] and
+    ``colour`` [2, 2, H / 2, W / 2] (index 0 past, 1 future): ``which`` 0 the clean predictions of the covered
+    cells from the decoded anchors, 1 the drifted ones from the patched anchors, of the cells without a coded
+    residual only (the only ones that show them). ``stores``: the anchors' luma, half-sample and chroma planes."""
+    store_y, store_h, store_c = stores
+    for br in range(state.shape[1]):
+        for bc in range(state.shape[2]):
+            need, need_c = 15, 15
+            if which:
+                need, need_c = state[NEED, br, bc], state[NEED_U, br, bc] | state[NEED_V, br, bc]
+            for d in range(2):  # one call site of each inlined helper: every copy costs compile time
+                cells = state[PAST + d, br, bc]
+                anchor = future if d else state[SLOT, br, bc]
+                if do_luma and cells & need:
+                    _predict_luma(store_y, store_h, anchor, which, br, bc, flows[d], cells & need, scratch, luma[d],
+                                  8 * br, 8 * bc)  # fmt: skip
+                if do_chroma and cells & need_c:
+                    _predict_chroma(store_c, anchor, which, br, bc, cflows[d], cells & need_c, colour[d], 4 * br,
+                                    4 * bc)  # fmt: skip
+
+
+@njit(inline="always")
+def _cell_sums(diff, line, count):
+    """``line[k] += diff[4k : 4k + 4].sum()`` for k < ``count``."""
+    for k in range(count):
+        c = _u(4 * k)
+        line[_u(k)] += diff[c] + diff[c + np.uint64(1)] + diff[c + np.uint64(2)] + diff[c + np.uint64(3)]
+
+
+@njit()
+def _luma_clean_rows(cur_y, predicted, state, w1, clean, sums):
+    """Row pass: the clean luma prediction ``clean`` (int16) of every covered cell, bi-predicted with weight
+    ``w1`` (the first past candidate's), and the per-cell sums of |decoded - prediction| into ``sums``."""
+    height, width = cur_y.shape
+    kinds = np.empty(width, np.int32)  # per sample of the current cell row: bit 0 past, bit 1 future
+    diff = np.empty(width, np.int32)
+    weight = np.int32(w1)
+    for r in range(height):
+        if r & 3 == 0:
+            _cell_kinds(state, r >> 2, 4, kinds)
+        past, ahead, cur, out = predicted[0, r], predicted[1, r], cur_y[r], clean[r]
+        for col in range(width):
+            c = _u(col)
+            value = _blended(np.int32(past[c]), np.int32(ahead[c]), kinds[c], weight)
+            out[c] = value
+            diff[c] = abs(np.int32(cur[c]) - value)
+        _cell_sums(diff, sums[r >> 2], width >> 2)
 
 
 @njit(_nrt=False, inline="always")
-def _choose(cur_y, store_y, past, br, bc, flow, cells, scratch, clean, trial, future, future_cells, weights, sums):
-    """The past anchor (index into ``past``, most recent first) that best predicts the covered cells of block
-    (br, bc), bi-predicted with ``future`` on ``future_cells`` (weight ``weights[k]`` for candidate k): the
-    latest, unless its mean |error| exceeds one grey level and an older one does better. Leaves the chosen
-    anchor's clean luma prediction in ``clean`` and its per-cell |error| sums in ``sums[0]`` (``sums`` [2, 4])."""
-    count = (cells & 1) + ((cells >> 1) & 1) + ((cells >> 2) & 1) + ((cells >> 3) & 1)
-    best, choice = 0, 0
-    for k in range(len(past)):  # one call site of each inlined helper: every copy costs compile time
-        target, tally = (clean, sums[0]) if k == 0 else (trial, sums[1])
-        _predict_luma(store_y, past[k], 0, br, bc, flow, cells, scratch, target)
-        total = _block_error(cur_y, br, bc, cells, target, future, future_cells, weights[k], tally)
-        if k == 0:
-            best = total
-            if best <= EXPLAINED_SUM * count:
-                return choice
-        elif total < best:
-            best, choice = total, k
+def _cell_kinds(state, cell_row, repeat, kinds):
+    """Per sample of a row of cell row ``cell_row`` (``repeat`` samples per cell: 4 luma, 2 chroma), bit 0:
+    predicted from the past, bit 1: from the future, bit 2: no coded luma residual, bits 3 and 4: no coded U and V
+    residual."""
+    br, bit = cell_row >> 1, 2 * (cell_row & 1)
+    for cell in range(len(kinds) // repeat):
+        bc = cell >> 1
+        n = bit + (cell & 1)
+        kind = (state[PAST, br, bc] >> n) & 1 | ((state[FUTURE, br, bc] >> n) & 1) << 1
+        kind |= ((state[NEED, br, bc] >> n) & 1) << 2
+        kind |= ((state[NEED_U, br, bc] >> n) & 1) << 3 | ((state[NEED_V, br, bc] >> n) & 1) << 4
+        for j in range(repeat):
+            kinds[_u(cell * repeat + j)] = kind
+
+
+@njit(_nrt=False)
+def _rechoose(cur_y, stores, flow, past, weights, ahead, clean, sums, state, scratch, trial, blended, tallies):
+    """Where the most recent past anchor leaves a block's covered cells more than one grey level off on average,
+    the older anchor in ``past`` that predicts them best, if one does better: its slot and weight into ``state``,
+    its bi-predicted prediction into ``clean`` and its per-cell sums into ``sums``."""
+    store_y, store_h = stores[0], stores[1]
+    for br in range(state.shape[1]):
+        for bc in range(state.shape[2]):
+            cells, future_cells = state[PAST, br, bc], state[FUTURE, br, bc]
+            if not cells:
+                continue
+            count, best = 0, 0
             for n in range(4):
-                sums[0, n] = sums[1, n]
-            for i in range(8):
-                for j in range(8):
-                    clean[_u(i), _u(j)] = trial[_u(i), _u(j)]
-    return choice
+                if (cells >> n) & 1:
+                    count += 1
+                    best += sums[2 * br + (n >> 1), 2 * bc + (n & 1)]
+            if best <= EXPLAINED_SUM * count:
+                continue
+            choice = 0
+            for k in range(1, len(past)):
+                _predict_luma(store_y, store_h, past[k], 0, br, bc, flow, cells, scratch, trial, 0, 0)
+                total = 0
+                for n in range(4):
+                    if not (cells >> n) & 1:
+                        continue
+                    kind = 1 | ((future_cells >> n) & 1) << 1
+                    oy, ox = 4 * (n >> 1), 4 * (n & 1)
+                    cell = 0
+                    for i in range(oy, oy + 4):
+                        r, w = _u(8 * br + i), _u(i)
+                        for j in range(ox, ox + 4):
+                            c, m = _u(8 * bc + j), _u(j)
+                            value = _blended(np.int32(trial[w, m]), np.int32(ahead[r, c]), kind, weights[k])
+                            blended[0, w, m] = value
+                            cell += abs(np.int32(cur_y[r, c]) - value)
+                    tallies[0, n] = cell
+                    total += cell
+                    if total >= best:  # this candidate cannot do better any more
+                        break
+                if total < best:
+                    best, choice = total, k
+                    for n in range(4):
+                        tallies[1, n] = tallies[0, n]
+                    for i in range(8):
+                        for j in range(8):
+                            blended[1, _u(i), _u(j)] = blended[0, _u(i), _u(j)]
+            if not choice:
+                continue
+            state[SLOT, br, bc], state[WEIGHT, br, bc] = past[choice], weights[choice]
+            for n in range(4):
+                if (cells >> n) & 1:
+                    oy, ox = 4 * (n >> 1), 4 * (n & 1)
+                    sums[2 * br + (n >> 1), 2 * bc + (n & 1)] = tallies[1, n]
+                    for i in range(oy, oy + 4):
+                        for j in range(ox, ox + 4):
+                            clean[_u(8 * br + i), _u(8 * bc + j)] = blended[1, _u(i), _u(j)]
 
 
-@njit(_nrt=False, inline="always")
-def _blend(mine, theirs, past_cells, future_cells, scale, w1):
-    """Bi-prediction over the cells of a block: the rounded mean where both directions predict a cell, the future
-    one alone where only it does (``scale`` 4 for luma [8, 8], 2 for a chroma plane [4, 4])."""
-    for n in range(4):
-        if not (future_cells >> n) & 1:
-            continue
-        both = (past_cells >> n) & 1
-        oy, ox = scale * (n >> 1), scale * (n & 1)
-        for i in range(oy, oy + scale):
-            w = _u(i)
-            for j in range(ox, ox + scale):
-                k = _u(j)
-                mine[w, k] = _bipred(mine[w, k], theirs[w, k], w1) if both else theirs[w, k]
+@njit()
+def _chroma_clean_rows(cur_c, predicted, state, clean, sums):
+    """`_luma_clean_rows` for the chroma planes, each block with its chosen weight; ``sums`` [2, rows / 2,
+    cols / 2]: per 4 x 4 chroma block the sum of |decoded - prediction|, the uncovered cells' prediction 0."""
+    height, width = cur_c.shape[1], cur_c.shape[2]
+    kinds = np.empty(width, np.int32)
+    weights = np.empty(width, np.int32)
+    diff = np.empty(width, np.int32)
+    for r in range(height):
+        if r & 1 == 0:
+            _cell_kinds(state, r >> 1, 2, kinds)
+            for bc in range(width >> 2):
+                for j in range(4):
+                    weights[_u(4 * bc + j)] = state[WEIGHT, r >> 2, bc]
+        for p in range(2):
+            past, ahead, cur, out = predicted[0, p, r], predicted[1, p, r], cur_c[p, r], clean[p, r]
+            for col in range(width):
+                c = _u(col)
+                kind = kinds[c] & 3
+                value = _blended(np.int32(past[c]), np.int32(ahead[c]), kind, weights[c])
+                out[c] = value
+                diff[c] = abs(np.int32(cur[c]) - (value if kind else 0))
+            _cell_sums(diff, sums[p, r >> 2], width >> 2)
 
 
-@njit(_nrt=False, inline="always")
-def _uncoded_luma(plane, top, left, inter, clean, known, sums):
-    """The inter cells of a luma block (bit n = cell n) whose mean |decoded - prediction| is at most 3 levels,
-    i.e. taken as having no coded residual; the sums of the ``known`` cells are ``sums`` (from `_choose`)."""
-    found = 0
-    for n in range(4):
-        if (inter >> n) & 1:
-            oy, ox = 4 * (n >> 1), 4 * (n & 1)
-            total = sums[n] if (known >> n) & 1 else 0
-            if not (known >> n) & 1:
-                for i in range(4):
-                    r, w = _u(top + oy + i), _u(oy + i)
+@njit(_nrt=False)
+def _uncoded(state, sums, chroma_sums, chroma):
+    """`NEED`, `NEED_U` and `NEED_V` of ``state``: the covered cells whose mean |decoded - prediction| is at most
+    3 levels, i.e. taken as having no coded residual (chroma: all the block's covered cells, or none)."""
+    for br in range(state.shape[1]):
+        for bc in range(state.shape[2]):
+            inter = state[PAST, br, bc] | state[FUTURE, br, bc]
+            found = 0
+            for n in range(4):
+                if (inter >> n) & 1 and sums[2 * br + (n >> 1), 2 * bc + (n & 1)] <= CODED_SUM:
+                    found |= 1 << n
+            state[NEED, br, bc] = found
+            for p in range(2):
+                state[NEED_U + p, br, bc] = inter if chroma and chroma_sums[p, br, bc] <= CODED_SUM else 0
+
+
+@njit()
+def _write_luma_rows(cur_y, clean, drifted, state, out):
+    """Row pass: the patched luma: coded covered cells show 128 + error, uncoded ones the drifted prediction,
+    the others (intra) 128 + the sample minus the DC of the cell."""
+    height, width = cur_y.shape
+    kinds = np.empty(width, np.int32)
+    weights = np.empty(width, np.int32)
+    dcs = np.empty(width, np.int32)
+    for r in range(height):
+        if r & 3 == 0:
+            _cell_kinds(state, r >> 2, 4, kinds)
+            for cell in range(width >> 2):
+                c = _u(4 * cell)
+                dc = _dc(cur_y, r, 4 * cell, 4) if not kinds[c] & 3 else 0
+                for j in range(4):
+                    dcs[c + np.uint64(j)] = dc
+                    weights[c + np.uint64(j)] = state[WEIGHT, r >> 3, cell >> 1]
+        cur, prediction, past, ahead, line = cur_y[r], clean[r], drifted[0, r], drifted[1, r], out[r]
+        for col in range(width):
+            c = _u(col)
+            kind, sample = kinds[c], np.int32(cur[c])
+            intra = _clip255(128 + sample - dcs[c])
+            coded = _clip255(128 + sample - np.int32(prediction[c]))
+            uncoded = _blended(np.int32(past[c]), np.int32(ahead[c]), kind, weights[c])
+            line[c] = ((uncoded if kind & 4 else coded) if kind & 3 else intra) & 255
+
+
+@njit()
+def _write_chroma_rows(cur_c, clean, drifted, state, out):
+    """`_write_luma_rows` for the chroma planes (one DC per 4 x 4 chroma block)."""
+    height, width = cur_c.shape[1], cur_c.shape[2]
+    kinds = np.empty(width, np.int32)
+    weights = np.empty(width, np.int32)
+    dcs = np.empty((2, width), np.int32)
+    for r in range(height):
+        if r & 1 == 0:
+            _cell_kinds(state, r >> 1, 2, kinds)
+        if r & 3 == 0:
+            for bc in range(width >> 2):
+                inter = state[PAST, r >> 2, bc] | state[FUTURE, r >> 2, bc]
+                for p in range(2):
+                    dc = _dc(cur_c[p], r, 4 * bc, 4) if inter != 15 else 0
                     for j in range(4):
-                        total += abs(np.int32(plane[r, _u(left + ox + j)]) - clean[w, _u(ox + j)])
-            if total <= CODED_SUM:
-                found |= 1 << n
-    return found
-
-
-@njit(_nrt=False, inline="always")
-def _uncoded_chroma(plane, top, left, inter, clean):
-    """``inter`` if the 4 x 4 chroma block under a luma block has no coded residual (mean |error| at most 3
-    levels, the cells outside ``inter`` counting with a zero prediction), else 0."""
-    if not inter:
-        return 0
-    total = 0
-    for i in range(4):
-        r, w = _u(top + i), _u(i)
-        for j in range(4):
-            predicted = clean[w, _u(j)] if (inter >> ((i >> 1) * 2 + (j >> 1))) & 1 else 0
-            total += abs(np.int32(plane[r, _u(left + j)]) - predicted)
-    return inter if total <= CODED_SUM else 0
-
-
-@njit(_nrt=False, inline="always")
-def _write_luma(plane, top, left, inter, uncoded, clean, drifted, out):
-    """The patched luma of one 8 x 8 block: coded inter cells show 128 + error, ``uncoded`` ones the drifted
-    prediction, intra cells 128 + the sample minus the DC of the cell."""
-    for n in range(4):
-        oy, ox = 4 * (n >> 1), 4 * (n & 1)
-        y, x = top + oy, left + ox
-        if not (inter >> n) & 1:
-            dc = _dc(plane, y, x, 4)
-            for i in range(4):
-                r = _u(y + i)
+                        dcs[p, _u(4 * bc + j)] = dc
                 for j in range(4):
-                    c = _u(x + j)
-                    out[r, c] = _clip255(128 + np.int32(plane[r, c]) - dc)
-        elif (uncoded >> n) & 1:
-            for i in range(4):
-                r, w = _u(y + i), _u(oy + i)
-                for j in range(4):
-                    out[r, _u(x + j)] = drifted[w, _u(ox + j)]
-        else:
-            for i in range(4):
-                r, w = _u(y + i), _u(oy + i)
-                for j in range(4):
-                    c = _u(x + j)
-                    out[r, c] = _clip255(128 + np.int32(plane[r, c]) - clean[w, _u(ox + j)])
-
-
-@njit(_nrt=False, inline="always")
-def _write_chroma(plane, top, left, inter, uncoded, clean, drifted, out):
-    """`_write_luma` for the 4 x 4 chroma block under a luma block (one DC for the block)."""
-    dc = _dc(plane, top, left, 4) if inter != 15 else 0
-    for i in range(4):
-        r, w = _u(top + i), _u(i)
-        for j in range(4):
-            n = (i >> 1) * 2 + (j >> 1)
-            c, k = _u(left + j), _u(j)
-            value = np.int32(plane[r, c])
-            if not (inter >> n) & 1:
-                out[r, c] = _clip255(128 + value - dc)
-            elif (uncoded >> n) & 1:
-                out[r, c] = drifted[w, k]
-            else:
-                out[r, c] = _clip255(128 + value - clean[w, k])
+                    weights[_u(4 * bc + j)] = state[WEIGHT, r >> 2, bc]
+        for p in range(2):
+            cur, prediction, line = cur_c[p, r], clean[p, r], out[p, r]
+            past, ahead, dc_line = drifted[0, p, r], drifted[1, p, r], dcs[p]
+            shown = np.int32(8 << p)  # the kind bit of this plane's uncoded cells
+            for col in range(width):
+                c = _u(col)
+                kind, sample = kinds[c], np.int32(cur[c])
+                intra = _clip255(128 + sample - dc_line[c])
+                coded = _clip255(128 + sample - np.int32(prediction[c]))
+                uncoded = _blended(np.int32(past[c]), np.int32(ahead[c]), kind, weights[c])
+                line[c] = ((uncoded if kind & shown else coded) if kind & 3 else intra) & 255
 
 
 @njit()
 def emulate_inter(
-    cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, future, chroma, drift, out_y, out_c
+    cur_y, cur_c, flows, cflows, covs, store_y, store_h, store_c, past, weights, future, chroma, drift, out_y, out_c
 ):
     """The patched picture of an inter frame into ``out_y`` [H, W] and, with ``chroma``, ``out_c`` [2, H/2, W/2].
 
@@ -672,77 +854,40 @@ def emulate_inter(
     ``covs`` bool [2, rows, cols] their coverage; ``store_y`` uint8 [slots, 2, H, W] and ``store_c``
     [slots, 2, 2, H/2, W/2] the anchors' decoded (0) and patched (1) pictures; ``past`` the slots of the past
     anchors tried (most recent first) and ``weights`` their bi-prediction weights ``w1`` (`implicit_weight`);
-    ``future`` the slot of the next anchor for B-frames (-1: none). Patched
-    (drifted) predictions are made only for the cells that show them (inter cells without a coded residual).
+    ``future`` the slot of the next anchor for B-frames (-1: none).
+
+    In passes: the predictions per block into whole planes, then the bi-prediction, the errors per cell, the
+    coded test and the writes over whole rows (loops the compiler vectorises); only the choice of an older
+    anchor, where the most recent one does not explain a block, stays per block. Drifted predictions are made
+    only for the cells that show them (covered cells without a coded residual).
     """
-    scratch = np.empty((3, 13, 13), np.int32)
-    luma = np.zeros((5, 8, 8), dtype=np.int32)  # clean, patched, trial, future clean, future patched
-    colour = np.zeros((4, 2, 4, 4), dtype=np.int32)  # clean, patched, future clean, future patched
-    sums = np.zeros((2, 4), dtype=np.int64)  # per-cell |error| of the chosen and of the trial anchor
-    frame = (cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, out_y, out_c)
-    _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums)
-
-
-@njit(_nrt=False)
-def _emulate_blocks(frame, future, chroma, drift, scratch, luma, colour, sums):
-    """The block loop of `emulate_inter` (``frame``: its arrays), without reference counting: the helpers it calls
-    are inlined and make views freely."""
-    cur_y, cur_c, flows, cflows, covs, store_y, store_c, past, weights, out_y, out_c = frame
+    height, width = cur_y.shape
     rows, cols = covs.shape[1], covs.shape[2]
-    clean, drifted, trial, ahead, clean_c, drifted_c = luma[0], luma[1], luma[2], luma[3], colour[0], colour[1]
-    chosen_sums = sums[0]
-    flow0, flow1, cflow0, cflow1 = flows[0], flows[1], cflows[0], cflows[1]
-    cov0, cov1 = covs[0], covs[1]
-    for br in range(rows // 2):
-        for bc in range(cols // 2):
-            past_cells = _cells(cov0, br, bc) if len(past) else 0
-            future_cells = _cells(cov1, br, bc) if future >= 0 else 0
-            inter = past_cells | future_cells  # cells with a prediction; the others are intra
-            slot, w1 = -1, 32
-            if future_cells:  # first the next anchor's prediction: the past reference is chosen bi-predicted
-                _predict_luma(store_y, future, 0, br, bc, flow1, future_cells, scratch, ahead)
-            if past_cells:
-                k = _choose(cur_y, store_y, past, br, bc, flow0, past_cells, scratch, clean, trial, ahead,
-                            future_cells, weights, sums)  # fmt: skip
-                slot, w1 = past[k], weights[k]
-                if chroma:
-                    _predict_chroma(store_c, slot, 0, br, bc, cflow0, past_cells, clean_c)
-            if future_cells:
-                _blend(clean, ahead, past_cells, future_cells, 4, w1)
-                _future(store_y, store_c, future, 0, br, bc, flow1, cflow1, past_cells, 0,
-                        future_cells if chroma else 0, scratch, luma, colour, w1)  # fmt: skip
-            need = _uncoded_luma(cur_y, 8 * br, 8 * bc, inter, clean, past_cells, chosen_sums) if drift else 0
-            need_u, need_v = 0, 0
-            if chroma and drift:
-                for p in range(2):  # one call site of each inlined helper: every copy costs compile time
-                    found = _uncoded_chroma(cur_c[p], 4 * br, 4 * bc, inter, colour[0, p])
-                    need_u, need_v = (need_u, found) if p else (found, need_v)
-            need_c = need_u | need_v
-            if slot >= 0 and past_cells & need:
-                _predict_luma(store_y, slot, 1, br, bc, flow0, past_cells & need, scratch, drifted)
-            if slot >= 0 and past_cells & need_c:
-                _predict_chroma(store_c, slot, 1, br, bc, cflow0, past_cells & need_c, drifted_c)
-            if future_cells & (need | need_c):
-                _future(store_y, store_c, future, 1, br, bc, flow1, cflow1, past_cells, future_cells & need,
-                        future_cells & need_c, scratch, luma, colour, w1)  # fmt: skip
-            _write_luma(cur_y, 8 * br, 8 * bc, inter, need, clean, drifted, out_y)
-            for p in range(2 if chroma else 0):
-                _write_chroma(cur_c[p], 4 * br, 4 * bc, inter, need_v if p else need_u, colour[0, p], colour[1, p],
-                              out_c[p])  # fmt: skip
-
-
-@njit(_nrt=False)
-def _future(store_y, store_c, future, which, br, bc, flow, cflow, past_cells, luma_cells, chroma_cells, scratch,
-            luma, colour, w1):  # fmt: skip
-    """Blend the next anchor's prediction (``which``: 0 clean, 1 patched) into ``luma[which]`` over
-    ``luma_cells`` and into ``colour[which]`` over ``chroma_cells`` (bit masks; 0: none)."""
-    if luma_cells:
-        _predict_luma(store_y, future, which, br, bc, flow, luma_cells, scratch, luma[3 + which])
-        _blend(luma[which], luma[3 + which], past_cells, luma_cells, 4, w1)
-    if chroma_cells:
-        _predict_chroma(store_c, future, which, br, bc, cflow, chroma_cells, colour[2 + which])
-        for p in range(2):
-            _blend(colour[which, p], colour[2 + which, p], past_cells, chroma_cells, 2, w1)
+    stores = (store_y, store_h, store_c)
+    state = np.empty((7, rows // 2, cols // 2), np.int64)
+    _block_state(covs, past, weights, future, state)
+    scratch = np.empty((4, 13, 13), np.int32)
+    luma = np.empty((2, height, width), np.uint8)  # predictions from the past and the future anchor
+    colour = np.empty((2, 2, height // 2, width // 2), np.uint8)
+    clean = np.empty((height, width), np.int16)  # bi-predicted (unclipped, as H.264's weighted prediction is not)
+    clean_c = np.empty((2, height // 2, width // 2), np.int16)
+    sums = np.zeros((rows, cols), np.int64)
+    chroma_sums = np.zeros((2, rows // 2, cols // 2), np.int64)
+    _predict_pass(stores, flows, cflows, state, future, 0, luma, colour, True, False, scratch)
+    _luma_clean_rows(cur_y, luma, state, weights[0] if len(past) else 32, clean, sums)
+    if len(past) > 1:
+        trial = np.empty((8, 8), np.uint8)
+        _rechoose(cur_y, stores, flows[0], past, weights, luma[1], clean, sums, state, scratch, trial,
+                  np.empty((2, 8, 8), np.int32), np.empty((2, 4), np.int64))  # fmt: skip
+    if chroma:
+        _predict_pass(stores, flows, cflows, state, future, 0, luma, colour, False, True, scratch)
+        _chroma_clean_rows(cur_c, colour, state, clean_c, chroma_sums)
+    if drift:
+        _uncoded(state, sums, chroma_sums, chroma)
+        _predict_pass(stores, flows, cflows, state, future, 1, luma, colour, True, chroma, scratch)
+    _write_luma_rows(cur_y, clean, luma, state, out_y)
+    if chroma:
+        _write_chroma_rows(cur_c, clean_c, colour, state, out_c)
 
 
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: longer runs are summed in recursive halves (not emulated here)

@@ -87,16 +87,22 @@ class ResidualOptions:
 
 class Slots:
     """The anchors' decoded (0) and patched (1) pictures: ``y`` uint8 [S, 2, H, W], ``c`` [S, 2, 2, H/2, W/2]
-    (U, V), for frames padded to ``height`` x ``width``."""
+    (U, V), for frames padded to ``height`` x ``width``; ``h`` [S, 2, 3, H, W] the luma's half-sample planes
+    (`kernels.half_planes`, made by `finish_luma` once per picture: the predictions read them)."""
 
     def __init__(self, count: int, height: int, width: int):
         self.shape = (height, width)
         self.y = np.zeros((count, 2, height, width), dtype=np.uint8)
+        self.h = np.zeros((count, 2, 3, height, width), dtype=np.uint8)
         self.c = np.zeros((count, 2, 2, height // 2, width // 2), dtype=np.uint8)
         self.positions = np.zeros(count, dtype=np.int64)  # display position of each slot's anchor
 
     def free(self, used: list[int]) -> int:
         return next(slot for slot in range(len(self.y)) if slot not in used)
+
+    def finish_luma(self, slot: int, which: int) -> None:
+        """The half-sample planes of a slot's decoded (0) or patched (1) luma, once it is written."""
+        kernels.half_planes(self.y[slot, which], self.h[slot, which])
 
 
 def padded_shape(height: int, width: int) -> tuple[int, int]:
@@ -147,11 +153,13 @@ class PatchedResidual:
         past, slot = self.anchors, slots.free(self.anchors)
         slots.positions[slot] = self.position
         load_planes(planes, slots.y[slot, 0], slots.c[slot, 0])
+        slots.finish_luma(slot, 0)
         out = (slots.y[slot, 1], slots.c[slot, 1])
         if kind == "I" or not past:
             self._intra(slots.y[slot, 0], slots.c[slot, 0], *out)
         else:
             self._inter(slots.y[slot, 0], slots.c[slot, 0], vectors, self.position, past, -1, *out)
+        slots.finish_luma(slot, 1)
         done = restarted + self._finish_waiting(past, slot)
         self.anchors = [*past, slot][-self.options.references :]
         if wanted:
@@ -215,6 +223,6 @@ class PatchedResidual:
             ahead = int(self.slots.positions[future])
             weights[:] = [kernels.implicit_weight(position, int(self.slots.positions[s]), ahead) for s in order]
         kernels.emulate_inter(
-            y, c, flows, chroma_flows, covs, self.slots.y, self.slots.c, order, weights, future,
+            y, c, flows, chroma_flows, covs, self.slots.y, self.slots.h, self.slots.c, order, weights, future,
             self.options.swap, self.options.drift, out_y, out_c,
         )  # fmt: skip
