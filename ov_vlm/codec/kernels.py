@@ -655,12 +655,12 @@ def _luma_clean_rows(cur_y, predicted, state, w1, clean, sums):
     """Row pass: the clean luma prediction ``clean`` (int16) of every covered cell, bi-predicted with weight
     ``w1`` (the first past candidate's), and the per-cell sums of |decoded - prediction| into ``sums``."""
     height, width = cur_y.shape
-    kinds = np.empty(width, np.int32)  # per sample of the current cell row: bit 0 past, bit 1 future
+    kinds, weights = np.empty(width, np.int32), np.empty(width, np.int32)  # per sample of the current cell row
     diff = np.empty(width, np.int32)
     weight = np.int32(w1)
     for r in range(height):
         if r & 3 == 0:
-            _cell_kinds(state, r >> 2, 4, kinds)
+            _cell_kinds(state, r >> 2, 4, kinds, weights)
         past, ahead, cur, out = predicted[0, r], predicted[1, r], cur_y[r], clean[r]
         for col in range(width):
             c = _u(col)
@@ -671,10 +671,10 @@ def _luma_clean_rows(cur_y, predicted, state, w1, clean, sums):
 
 
 @njit(_nrt=False, inline="always")
-def _cell_kinds(state, cell_row, repeat, kinds):
-    """Per sample of a row of cell row ``cell_row`` (``repeat`` samples per cell: 4 luma, 2 chroma), bit 0:
-    predicted from the past, bit 1: from the future, bit 2: no coded luma residual, bits 3 and 4: no coded U and V
-    residual."""
+def _cell_kinds(state, cell_row, repeat, kinds, weights):
+    """Per sample of a row of cell row ``cell_row`` (``repeat`` samples per cell: 4 luma, 2 chroma): ``kinds`` bit
+    0: predicted from the past, bit 1: from the future, bit 2: no coded luma residual, bits 3 and 4: no coded U and
+    V residual; ``weights`` the block's bi-prediction weight."""
     br, bit = cell_row >> 1, 2 * (cell_row & 1)
     for cell in range(len(kinds) // repeat):
         bc = cell >> 1
@@ -684,6 +684,7 @@ def _cell_kinds(state, cell_row, repeat, kinds):
         kind |= ((state[NEED_U, br, bc] >> n) & 1) << 3 | ((state[NEED_V, br, bc] >> n) & 1) << 4
         for j in range(repeat):
             kinds[_u(cell * repeat + j)] = kind
+            weights[_u(cell * repeat + j)] = state[WEIGHT, br, bc]
 
 
 @njit(_nrt=False)
@@ -749,15 +750,11 @@ def _chroma_clean_rows(cur_c, predicted, state, clean, sums):
     """`_luma_clean_rows` for the chroma planes, each block with its chosen weight; ``sums`` [2, rows / 2,
     cols / 2]: per 4 x 4 chroma block the sum of |decoded - prediction|, the uncovered cells' prediction 0."""
     height, width = cur_c.shape[1], cur_c.shape[2]
-    kinds = np.empty(width, np.int32)
-    weights = np.empty(width, np.int32)
+    kinds, weights = np.empty(width, np.int32), np.empty(width, np.int32)
     diff = np.empty(width, np.int32)
     for r in range(height):
         if r & 1 == 0:
-            _cell_kinds(state, r >> 1, 2, kinds)
-            for bc in range(width >> 2):
-                for j in range(4):
-                    weights[_u(4 * bc + j)] = state[WEIGHT, r >> 2, bc]
+            _cell_kinds(state, r >> 1, 2, kinds, weights)
         for p in range(2):
             past, ahead, cur, out = predicted[0, p, r], predicted[1, p, r], cur_c[p, r], clean[p, r]
             for col in range(width):
@@ -790,18 +787,16 @@ def _write_luma_rows(cur_y, clean, drifted, state, out):
     """Row pass: the patched luma: coded covered cells show 128 + error, uncoded ones the drifted prediction,
     the others (intra) 128 + the sample minus the DC of the cell."""
     height, width = cur_y.shape
-    kinds = np.empty(width, np.int32)
-    weights = np.empty(width, np.int32)
+    kinds, weights = np.empty(width, np.int32), np.empty(width, np.int32)
     dcs = np.empty(width, np.int32)
     for r in range(height):
         if r & 3 == 0:
-            _cell_kinds(state, r >> 2, 4, kinds)
+            _cell_kinds(state, r >> 2, 4, kinds, weights)
             for cell in range(width >> 2):
                 c = _u(4 * cell)
                 dc = _dc(cur_y, r, 4 * cell, 4) if not kinds[c] & 3 else 0
                 for j in range(4):
                     dcs[c + np.uint64(j)] = dc
-                    weights[c + np.uint64(j)] = state[WEIGHT, r >> 3, cell >> 1]
         cur, prediction, past, ahead, line = cur_y[r], clean[r], drifted[0, r], drifted[1, r], out[r]
         for col in range(width):
             c = _u(col)
@@ -816,12 +811,11 @@ def _write_luma_rows(cur_y, clean, drifted, state, out):
 def _write_chroma_rows(cur_c, clean, drifted, state, out):
     """`_write_luma_rows` for the chroma planes (one DC per 4 x 4 chroma block)."""
     height, width = cur_c.shape[1], cur_c.shape[2]
-    kinds = np.empty(width, np.int32)
-    weights = np.empty(width, np.int32)
+    kinds, weights = np.empty(width, np.int32), np.empty(width, np.int32)
     dcs = np.empty((2, width), np.int32)
     for r in range(height):
         if r & 1 == 0:
-            _cell_kinds(state, r >> 1, 2, kinds)
+            _cell_kinds(state, r >> 1, 2, kinds, weights)
         if r & 3 == 0:
             for bc in range(width >> 2):
                 inter = state[PAST, r >> 2, bc] | state[FUTURE, r >> 2, bc]
@@ -829,8 +823,6 @@ def _write_chroma_rows(cur_c, clean, drifted, state, out):
                     dc = _dc(cur_c[p], r, 4 * bc, 4) if inter != 15 else 0
                     for j in range(4):
                         dcs[p, _u(4 * bc + j)] = dc
-                for j in range(4):
-                    weights[_u(4 * bc + j)] = state[WEIGHT, r >> 2, bc]
         for p in range(2):
             cur, prediction, line = cur_c[p, r], clean[p, r], out[p, r]
             past, ahead, dc_line = drifted[0, p, r], drifted[1, p, r], dcs[p]
