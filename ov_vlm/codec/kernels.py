@@ -782,6 +782,19 @@ def _uncoded(state, sums, chroma_sums, chroma):
                 state[NEED_U + p, br, bc] = inter if chroma and chroma_sums[p, br, bc] <= CODED_SUM else 0
 
 
+@njit(inline="always")
+def _write_row(cur, prediction, past, ahead, dcs, kinds, weights, shown, line):
+    """One patched row: coded covered samples show 128 + error, uncoded ones (kind bit ``shown``) the drifted
+    prediction, the others (intra) 128 + the sample minus the DC of their block."""
+    for col in range(len(line)):
+        c = _u(col)
+        kind, sample = kinds[c], np.int32(cur[c])
+        intra = _clip255(128 + sample - dcs[c])
+        coded = _clip255(128 + sample - np.int32(prediction[c]))
+        uncoded = _blended(np.int32(past[c]), np.int32(ahead[c]), kind, weights[c])
+        line[c] = ((uncoded if kind & shown else coded) if kind & 3 else intra) & 255
+
+
 @njit()
 def _write_luma_rows(cur_y, clean, drifted, state, out):
     """Row pass: the patched luma: coded covered cells show 128 + error, uncoded ones the drifted prediction,
@@ -797,14 +810,7 @@ def _write_luma_rows(cur_y, clean, drifted, state, out):
                 dc = _dc(cur_y, r, 4 * cell, 4) if not kinds[c] & 3 else 0
                 for j in range(4):
                     dcs[c + np.uint64(j)] = dc
-        cur, prediction, past, ahead, line = cur_y[r], clean[r], drifted[0, r], drifted[1, r], out[r]
-        for col in range(width):
-            c = _u(col)
-            kind, sample = kinds[c], np.int32(cur[c])
-            intra = _clip255(128 + sample - dcs[c])
-            coded = _clip255(128 + sample - np.int32(prediction[c]))
-            uncoded = _blended(np.int32(past[c]), np.int32(ahead[c]), kind, weights[c])
-            line[c] = ((uncoded if kind & 4 else coded) if kind & 3 else intra) & 255
+        _write_row(cur_y[r], clean[r], drifted[0, r], drifted[1, r], dcs, kinds, weights, 4, out[r])
 
 
 @njit()
@@ -823,17 +829,9 @@ def _write_chroma_rows(cur_c, clean, drifted, state, out):
                     dc = _dc(cur_c[p], r, 4 * bc, 4) if inter != 15 else 0
                     for j in range(4):
                         dcs[p, _u(4 * bc + j)] = dc
-        for p in range(2):
-            cur, prediction, line = cur_c[p, r], clean[p, r], out[p, r]
-            past, ahead, dc_line = drifted[0, p, r], drifted[1, p, r], dcs[p]
-            shown = np.int32(8 << p)  # the kind bit of this plane's uncoded cells
-            for col in range(width):
-                c = _u(col)
-                kind, sample = kinds[c], np.int32(cur[c])
-                intra = _clip255(128 + sample - dc_line[c])
-                coded = _clip255(128 + sample - np.int32(prediction[c]))
-                uncoded = _blended(np.int32(past[c]), np.int32(ahead[c]), kind, weights[c])
-                line[c] = ((uncoded if kind & shown else coded) if kind & 3 else intra) & 255
+        for p in range(2):  # the kind bit of a chroma plane's uncoded cells: 8 (U), 16 (V)
+            _write_row(cur_c[p, r], clean[p, r], drifted[0, p, r], drifted[1, p, r], dcs[p], kinds, weights, 8 << p,
+                       out[p, r])  # fmt: skip
 
 
 @njit()
