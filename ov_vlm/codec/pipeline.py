@@ -309,14 +309,28 @@ def _analyse_sampled(
         return None
     frame_ids = frame_ids.copy()
     missing = np.nonzero(~filled)[0]
-    if len(missing):  # the stream holds fewer frames than its packets promised: use its last frame
-        index, frame, candidates = last
+    index, frame, candidates = last
+    beyond = missing[frame_ids[missing] > index]
+    if len(beyond):  # the stream holds fewer frames than its packets promised: use its last frame
         result = analyse_frame(frame, candidates, geometry, settings)
-        letterboxed_rgb(frame, geometry, canvases[missing[0]], scaler)
-        for t in missing:
-            scores[t], moving[t], frame_ids[t] = result.scores, result.moving_share, index
-            canvases[t] = canvases[missing[0]]
+        letterboxed_rgb(frame, geometry, canvases[beyond[0]], scaler)
+        for t in beyond:
+            scores[t], moving[t], frame_ids[t], filled[t] = result.scores, result.moving_share, index, True
+            canvases[t] = canvases[beyond[0]]
+    _fill_lost(filled, scores, moving, canvases, frame_ids)
     return SampledFrames(scores, canvases, moving, frame_ids, decoded, len(missing), with_vectors)
+
+
+def _fill_lost(filled: np.ndarray, scores, moving, canvases, frame_ids: np.ndarray) -> None:
+    """Slots whose frame did not come out (dropped by the decoder, or past a truncated stream's end) take the
+    results and frame id of the nearest earlier filled slot (the first filled one where none is earlier)."""
+    done = np.nonzero(filled)[0]
+    if not len(done):
+        return
+    for t in np.nonzero(~filled)[0]:
+        source = done[max(np.searchsorted(done, t) - 1, 0)]
+        for values in (scores, moving, canvases, frame_ids):
+            values[t] = values[source]
 
 
 def yuv420_planes(frame: av.VideoFrame) -> list[np.ndarray]:
@@ -416,10 +430,16 @@ def _analyse_reference(
     frames = source.indexed_frames(needed if sparse else None, wanted=wanted)
     try:
         for index, frame in frames:
-            if emulator is not None and index > last_index + 1:
-                if index in idr_frames and emulator.waiting:  # its anchor was left out: decode everything
+            gap = range(last_index + 1, index)
+            if emulator is not None and gap:
+                lost = [i for i in gap if i not in source.skipped_frames]  # frames the decoder dropped (corrupt)
+                if set(lost) - source.disposable_frames or (lost and not emulator.anchors):
+                    for key, residual in emulator.skip(len(gap)):  # a reference picture lost: the chain breaks
+                        finish(key, residual)
+                elif index in idr_frames and emulator.waiting:  # its anchor was left out: decode everything
                     raise SparseDecodeError(f"a B-frame before frame {index} waits for an anchor not decoded")
-                emulator.pass_over(index - last_index - 1, before_idr=index in idr_frames)
+                else:
+                    emulator.pass_over(len(gap), before_idr=index in idr_frames)
             decoded, last_index = index + 1, index
             side = frame.side_data.get("MOTION_VECTORS")
             vectors = side.to_ndarray() if side is not None else None
@@ -450,12 +470,6 @@ def _analyse_reference(
     if last_index < 0:
         return None
     frame_ids = frame_ids.copy()
-    missing = np.nonzero(~filled)[0]
-    if len(missing):  # the stream holds fewer frames than its packets promised: use its last analysed frame
-        done = np.nonzero(filled)[0]
-        source_t = done[-1] if len(done) else None
-        for t in missing:
-            if source_t is not None:
-                scores[t], moving[t], canvases[t] = scores[source_t], moving[source_t], canvases[source_t]
-                frame_ids[t] = frame_ids[source_t]
-    return SampledFrames(scores, canvases, moving, frame_ids, decoded, len(missing), with_vectors)
+    missing = np.count_nonzero(~filled)
+    _fill_lost(filled, scores, moving, canvases, frame_ids)
+    return SampledFrames(scores, canvases, moving, frame_ids, decoded, missing, with_vectors)

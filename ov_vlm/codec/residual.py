@@ -173,12 +173,12 @@ class PatchedResidual:
             raise ValueError("a frame before the first anchor must be fed (it may be taken as one)")
         self.position += count
 
-    def skip(self) -> list[tuple[object, np.ndarray]]:
-        """A frame that is not fed: the chain of patched pictures breaks, so the next anchor starts afresh (as an
-        intra picture). Returns the waiting wanted B-frames, finished from the past only."""
+    def skip(self, count: int = 1) -> list[tuple[object, np.ndarray]]:
+        """``count`` frames that are not fed: the chain of patched pictures breaks, so the next anchor starts
+        afresh (as an intra picture). Returns the waiting wanted B-frames, finished from the past only."""
         done = self.flush()
         self.anchors = []
-        self.position += 1
+        self.position += count
         return done
 
     def flush(self) -> list[tuple[object, np.ndarray]]:

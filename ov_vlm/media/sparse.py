@@ -60,6 +60,10 @@ class DisplayOrder:
     decode_ranks: tuple[int, ...]
     idr: tuple[bool, ...]
 
+    def disposable_frames(self) -> frozenset[int]:
+        """Display indices of the non-reference B-pictures."""
+        return frozenset(self.ranks[pts] for pts in self.disposable)
+
     def undecoded(self, wanted: Iterable[int]) -> frozenset[int]:
         """Display indices that a decode for the ``wanted`` ones need not decode at all: in each IDR period, the
         pictures decoded after every one displayed up to its last wanted picture (a B-picture's references, the

@@ -205,6 +205,18 @@ def _decode(packet: av.Packet, path: Path, errors: list[str] | None) -> list[av.
         return []
 
 
+def numbered(frames: Iterable[av.VideoFrame], order: DisplayOrder | None) -> Iterator[tuple[int, av.VideoFrame]]:
+    """``(display index, frame)`` of a full decode: the index the stream's display order gives the frame's
+    timestamp, so that a frame the decoder drops (a corrupt packet) leaves its own index out instead of shifting
+    every later one; counted where there is no such order (or it does not know the timestamp)."""
+    expected = 0  # the first index not yet given
+    for frame in frames:
+        rank = order.ranks.get(frame.pts) if order is not None else None
+        index = rank if rank is not None and rank >= expected else expected
+        yield index, frame
+        expected = index + 1
+
+
 class VideoSource:
     """A video opened for reading: ``info`` plus a streaming ``frames()`` iterator (motion vectors exported by default).
 
@@ -245,6 +257,8 @@ class VideoSource:
         self._analysed = analysed
         self._order = scan.order() if scan is not None else None
         self.idr_frames: frozenset[int] = scan.idr_frames() if scan is not None else frozenset()
+        # display indices of the non-reference B-pictures (no other picture is predicted from them)
+        self.disposable_frames = self._order.disposable_frames() if self._order is not None else frozenset()
         if num_frames == 0:
             self.close()
             raise VideoError(self.path, "no video frames (empty or truncated stream)")
@@ -280,7 +294,8 @@ class VideoSource:
         B-pictures whose index it rejects (asked when their packet is read) are not decoded, and with ``wanted``
         neither are the pictures of an IDR period decoded after all it needs (`DisplayOrder.undecoded`): the
         indices that do not come out are those (`skipped_frames`); `SparseDecodeError` if the stream's output
-        does not match its order."""
+        does not match its order. Without ``needed`` every frame is decoded, and a frame the decoder drops leaves
+        its index out where the stream has a display order (`numbered`)."""
         self.decode_errors.clear()
         self.skipped_frames.clear()
         with contextlib.closing(_open(self._analysed)) as container:
@@ -291,7 +306,7 @@ class VideoSource:
             # B-frame clips, so ``threads`` only drives the transcode (the output never depends on it)
             stream.thread_type = "NONE"
             if needed is None or self._order is None:
-                yield from enumerate(_decode_frames(container, stream, self.path, self.decode_errors))
+                yield from numbered(_decode_frames(container, stream, self.path, self.decode_errors), self._order)
                 return
             packets = _packets(container, stream, self.decode_errors)
             decode = functools.partial(_decode, path=self.path, errors=self.decode_errors)
