@@ -3,16 +3,21 @@ bi-prediction weights and the patched-picture kernels."""
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 
 import numba
 import numpy as np
 import pytest
+from media import moving_object_clip
 
-from ov_vlm.codec import CodecSettings, kernels, reference
+from ov_vlm.codec import CodecSettings, kernels, reference, selection
+from ov_vlm.codec.letterbox import Letterboxes, paste_cells, reference_letterboxed_rgb
+from ov_vlm.codec.packing import pack
 from ov_vlm.codec.residual import vector_grid
 from ov_vlm.codec.saliency import CanvasGeometry
+from ov_vlm.media import VideoSource
 
 MV_DTYPE = np.dtype(
     [
@@ -191,6 +196,53 @@ def test_letterbox_resize_is_opencvs_fixed_point_bilinear(shape):
         )[:12, :10],
         image,
     )
+
+
+@pytest.mark.parametrize(
+    "source, content, pad",
+    [
+        ((12, 10), (40, 31), (3, 5)),
+        ((23, 17), (19, 14), (0, 9)),
+        ((30, 44), (48, 48), (0, 0)),
+        ((7, 9), (5, 13), (21, 30)),
+    ],
+)
+def test_the_kept_cells_alone_are_resized_to_the_same_pixels_as_the_whole_canvas(source, content, pad):
+    """Enlarging and shrinking, cells across the content's edges and wholly in the padding, in any order."""
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (*source, 3), dtype=np.uint8)
+    geometry = CanvasGeometry(*source, 48, 8, 1.0, *content, *pad)
+    canvas = reference.letterbox_rgb(image, geometry, np.zeros((48, 48, 3), dtype=np.uint8))
+    rows, cols = rng.integers(0, 6, 40), rng.integers(0, 6, 40)
+    targets = np.stack([np.arange(40) % 3, np.arange(40) // 3 % 4, np.arange(40) // 12], axis=1)  # each cell once
+    mosaics = np.zeros((3, 32, 32, 3), dtype=np.uint8)
+    paste_cells(image, geometry, rows, cols, mosaics, targets)
+    expected = np.zeros_like(mosaics)
+    expected.reshape(3, 4, 8, 4, 8, 3)[targets[:, 0], targets[:, 1], :, targets[:, 2]] = canvas.reshape(6, 8, 6, 8, 3)[
+        rows, :, cols
+    ]
+    assert np.array_equal(mosaics, expected) and mosaics.any()
+
+
+def test_letterboxes_kept_small_give_the_pixels_of_the_reference_letterbox(tmp_path):
+    """A clip smaller than the canvas is kept at its own size (only a larger one is resized when put); its
+    mosaics and canvases are the reference letterbox's pixels, a shared slot shows its source's frame."""
+    path = moving_object_clip(tmp_path / "small.mp4", count=6, size=(40, 56), side=8, start=(4, 4)).path
+    geometry = CanvasGeometry.fit(40, 56, 64, 16)
+    letterboxes = Letterboxes(4, geometry)
+    expected = np.zeros((4, 64, 64, 3), dtype=np.uint8)
+    with VideoSource(path) as video:
+        for slot, frame in zip((0, 1, 3), video.frames(), strict=False):
+            letterboxes.put(slot, frame)
+            reference_letterboxed_rgb(frame, geometry, expected[slot])
+    letterboxes.share(2, 1)
+    expected[2] = expected[1]
+    assert letterboxes.lazy and not Letterboxes(1, CanvasGeometry.fit(80, 112, 64, 16)).lazy
+    kept = np.array([[3, 1, 0], [0, 2, 3], [2, 0, 1], [1, 3, 2], [3, 2, 2]])
+    mosaics, _ = pack(kept, letterboxes, 16, 1)
+    assert np.array_equal(mosaics, pack(kept, expected, 16, 1)[0])
+    assert np.array_equal(letterboxes.canvases(), expected) and expected[3].any()
+    assert np.array_equal(pickle.loads(pickle.dumps(letterboxes)).canvases(), expected)  # a selection pickles
 
 
 def h264_luma_sample(plane: np.ndarray, xq: int, yq: int) -> int:
@@ -403,3 +455,16 @@ def test_the_compile_notice_is_printed_only_for_a_cold_cache(monkeypatch, capsys
         monkeypatch.setattr(kernels, "cache_is_cold", lambda cold=cold: cold)
         assert kernels.announce_compile.__wrapped__() is cold
         assert capsys.readouterr().err == (kernels.COMPILE_NOTICE + "\n" if cold else "")
+
+
+@pytest.mark.parametrize("limit", [0, 1, 7, 50, 95, 96, 500])
+def test_the_top_picks_sort_only_what_can_be_picked_and_agree_with_a_whole_sort(limit):
+    """Many ties (zeros and repeated levels) and cells already taken (-inf): the prefix of the full order."""
+    rng = np.random.default_rng(3)
+    values = rng.choice(np.array([0.0, 0.5, 1.0, 2.0, 3.0], dtype=np.float32), size=(8, 4, 4))
+    values[rng.random(values.shape) < 0.25] = -np.inf
+    flat = values.ravel()
+    finite = np.nonzero(np.isfinite(flat))[0]
+    ranks = selection.spread_ranks(8)[finite // 16]
+    whole = finite[np.lexsort((finite % 16, ranks, -flat[finite]))]
+    assert np.array_equal(selection._order(values, limit), whole[:limit])

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from ov_vlm.codec import CodecSelection, select_patches
+from ov_vlm.codec.letterbox import reference_letterboxed_rgb
 from ov_vlm.codec.packing import pack, raster_order
-from ov_vlm.codec.pipeline import reference_letterboxed_rgb
 from ov_vlm.codec.saliency import CanvasGeometry
 
 DATA = Path(__file__).parent / "data" / "reference-codec"

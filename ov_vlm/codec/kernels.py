@@ -973,3 +973,46 @@ def linear_resize_u8(src, out, x0, x1, a0, a1, y0, y1, b0, b1):
             k = _u(i)
             value = ((((top[k] >> 4) * w0) >> 16) + (((bottom[k] >> 4) * w1) >> 16) + 2) >> 2
             target[k] = min(max(value, 0), 255)
+
+
+@njit()
+def linear_resize_cells_u8(src, rows, cols, x0, x1, a0, a1, y0, y1, b0, b1, top, left, patch, channels, out, targets):
+    """Cells of `linear_resize_u8`'s output placed at (``top``, ``left``) on a zero canvas, computed for those
+    cells only (the same values): cell (``rows[k]``, ``cols[k]``) is written to cell (``targets[k, 1]``,
+    ``targets[k, 2]``) of ``out[targets[k, 0]]`` (uint8 [M, C, C * channels], zero where the cell lies in the
+    padding), the cells sorted by row. ``x0`` ... ``b1`` are `linear_resize_u8`'s taps of the whole content box;
+    the source rows a cell row reads are resized horizontally once for all its cells."""
+    height, values = y0.shape[0], x0.shape[0]
+    span = patch * channels
+    start = 0
+    while start < len(rows):
+        stop = start
+        while stop < len(rows) and rows[stop] == rows[start]:
+            stop += 1
+        lo, hi = max(rows[start] * patch - top, 0), min((rows[start] + 1) * patch - top, height)
+        if lo < hi:
+            first_row, last_row = y0[lo], y1[hi - 1]
+            resized = np.empty((last_row - first_row + 1, (stop - start) * span), np.int32)
+            for s in range(first_row, last_row + 1):
+                line, target = src[_u(s)], resized[_u(s - first_row)]
+                for k in range(start, stop):
+                    base, offset = (
+                        (cols[k] * patch - left) * channels,
+                        (k - start) * span - (cols[k] * patch - left) * channels,
+                    )
+                    for j in range(max(base, 0), min(base + span, values)):
+                        i = _u(j)
+                        target[_u(offset + j)] = np.int32(line[_u(x0[i])]) * a0[i] + np.int32(line[_u(x1[i])]) * a1[i]
+            for oy in range(lo, hi):
+                upper, lower = resized[_u(y0[oy] - first_row)], resized[_u(y1[oy] - first_row)]
+                w0, w1, r = b0[oy], b1[oy], oy + top - rows[start] * patch
+                for k in range(start, stop):
+                    base = (cols[k] * patch - left) * channels
+                    offset = (k - start) * span - base
+                    line = out[targets[k, 0], targets[k, 1] * patch + r]
+                    shift = targets[k, 2] * span - base
+                    for j in range(max(base, 0), min(base + span, values)):
+                        m = _u(offset + j)
+                        value = ((((upper[m] >> 4) * w0) >> 16) + (((lower[m] >> 4) * w1) >> 16) + 2) >> 2
+                        line[_u(shift + j)] = min(max(value, 0), 255)
+        start = stop

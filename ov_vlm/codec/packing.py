@@ -10,8 +10,20 @@ A partly filled last mosaic (``block=1``) holds its patches first; the rest of i
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
+
+
+class PatchSource(Protocol):
+    """Canvases to cut patches from (`ov_vlm.codec.letterbox.Letterboxes`), ``cells`` patches a side."""
+
+    cells: int
+
+    def paste(self, t: np.ndarray, h: np.ndarray, w: np.ndarray, mosaics: np.ndarray, targets: np.ndarray) -> None:
+        """Cell (t[k], h[k], w[k]) (frame, cell row, cell column) into cell (targets[k, 1], targets[k, 2]) of
+        mosaics[targets[k, 0]]."""
+        ...
 
 
 def raster_order(kept: np.ndarray, block: int) -> np.ndarray:
@@ -24,10 +36,11 @@ def raster_order(kept: np.ndarray, block: int) -> np.ndarray:
     return units[order].reshape(-1, 3)
 
 
-def pack(kept: np.ndarray, frames: np.ndarray, patch: int, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mosaics uint8 [M, C, C, 3] and per-token cells int64 [K, 3] (t = sampled-frame index) in token order."""
-    canvas = frames.shape[1]
-    cells = canvas // patch
+def pack(kept: np.ndarray, frames: np.ndarray | PatchSource, patch: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mosaics uint8 [M, C, C, 3] and per-token cells int64 [K, 3] (t = sampled-frame index) in token order
+    (``frames``: the canvases uint8 [T, C, C, 3], or a `PatchSource` of them)."""
+    cells = frames.shape[1] // patch if isinstance(frames, np.ndarray) else frames.cells
+    canvas = cells * patch
     per_mosaic = cells * cells
     ordered = raster_order(kept, block)
     count = len(ordered)
@@ -45,10 +58,11 @@ def pack(kept: np.ndarray, frames: np.ndarray, patch: int, block: int) -> tuple[
         token_order = np.lexsort((col, row, mosaic))
     # copy every patch: gather [K, patch, patch, 3] from the frames, scatter into the mosaics
     t, h, w = ordered[:, 0], ordered[:, 1], ordered[:, 2]
-    frame_view = frames.reshape(frames.shape[0], cells, patch, cells, patch, 3)
-    patches = frame_view[t, h, :, w]  # [K, patch, patch, 3]
-    mosaic_view = mosaics.reshape(mosaics.shape[0], cells, patch, cells, patch, 3)
-    mosaic_view[mosaic, row, :, col] = patches
+    if isinstance(frames, np.ndarray):
+        patches = frames.reshape(frames.shape[0], cells, patch, cells, patch, 3)[t, h, :, w]  # [K, patch, patch, 3]
+        mosaics.reshape(mosaics.shape[0], cells, patch, cells, patch, 3)[mosaic, row, :, col] = patches
+    else:
+        frames.paste(t, h, w, mosaics, np.stack([mosaic, row, col], axis=1))
     return mosaics, ordered[token_order]
 
 

@@ -1,10 +1,10 @@
 """`select_patches`: video -> sampled frames -> motion signals -> saliency -> top-K -> mosaics and positions.
 
 Streaming: frames are decoded once in display order (one decoding thread, so the picks never depend on
-threading); what is kept per sampled frame is its patch scores and its letterboxed RGB canvas, never the decoded
-video. The ``reference`` profile (default) scores as the reference stage 1 does, with the patched-decoder residual
-estimated on every anchor frame (`residual`, `reference`); the ``robust`` profile analyses only the sampled frames
-with the motion grid and residual proxy of `motion`.
+threading); what is kept per sampled frame is its patch scores and its letterboxed RGB (`letterbox`), never the
+decoded video. The ``reference`` profile (default) scores as the reference stage 1 does, with the patched-decoder
+residual estimated on every anchor frame (`residual`, `reference`); the ``robust`` profile analyses only the
+sampled frames with the motion grid and residual proxy of `motion`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from ov_vlm.media import SparseDecodeError, VideoSource, sample_frame_ids, time_slots
 
 from . import kernels, reference
 from .errors import CodecError
+from .letterbox import Letterboxes
 from .motion import MOVING_MV, MOVING_RESIDUAL, motion_field, residual_proxy
 from .packing import pack
 from .residual import PatchedResidual, ResidualOptions
@@ -48,42 +48,6 @@ def luma(frame: av.VideoFrame) -> np.ndarray:
     return frame.to_ndarray(format="gray")
 
 
-def letterboxed_rgb(
-    frame: av.VideoFrame,
-    geometry: CanvasGeometry,
-    out: np.ndarray | None = None,
-    reformatter: VideoReformatter | None = None,
-) -> np.ndarray:
-    """The frame scaled onto its content box and centred on a black canvas: uint8 [C, C, 3] (written into
-    ``out`` when given; its padding must already be black). A ``reformatter`` kept across the frames of a clip
-    reuses its scaler instead of setting one up per frame (same pixels)."""
-    height, width = geometry.content_height, geometry.content_width
-    scaled = (reformatter or VideoReformatter()).reformat(
-        frame,
-        width=width,
-        height=height,
-        format="rgb24",
-        interpolation="BILINEAR" if width < frame.width else "BICUBIC",  # swscale's bilinear widens when shrinking
-    )
-    plane = scaled.planes[0]
-    pixels = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:height, : width * 3]
-    canvas = np.zeros((geometry.canvas, geometry.canvas, 3), dtype=np.uint8) if out is None else out
-    top, left = geometry.pad_top, geometry.pad_left
-    canvas[top : top + height, left : left + width] = pixels.reshape(height, width, 3)
-    return canvas
-
-
-def reference_letterboxed_rgb(
-    frame: av.VideoFrame, geometry: CanvasGeometry, out: np.ndarray, reformatter: VideoReformatter | None = None
-) -> np.ndarray:
-    """The frame in RGB at its own size, resized with OpenCV's ``INTER_LINEAR`` onto its content box of ``out``
-    (black padding): how the reference letterboxes the frames of its mosaics (`reference.letterbox_rgb`)."""
-    rgb = (reformatter or VideoReformatter()).reformat(frame, format="rgb24")
-    plane = rgb.planes[0]
-    pixels = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[: rgb.height, : rgb.width * 3]
-    return reference.letterbox_rgb(pixels.reshape(rgb.height, rgb.width, 3), geometry, out)
-
-
 @dataclass
 class FrameAnalysis:
     scores: np.ndarray  # float32 [G, G]
@@ -96,7 +60,7 @@ class SampledFrames:
     """What the selection needs of the sampled frames, filled while streaming."""
 
     scores: np.ndarray  # float32 [T, G, G]
-    canvases: np.ndarray  # uint8 [T, C, C, 3] letterboxed RGB
+    letterboxes: Letterboxes  # the letterboxed RGB
     moving: np.ndarray  # float [T]
     frame_ids: np.ndarray  # int [T] (slots past a truncated stream's end point at its last frame)
     decoded: int
@@ -169,7 +133,7 @@ def select_patches(
     decoded_seconds = time.perf_counter() - started
 
     count = settings.frames
-    frame_ids, scores, frames = sampled.frame_ids, sampled.scores, sampled.canvases
+    frame_ids, scores, letterboxes = sampled.frame_ids, sampled.scores, sampled.letterboxes
     distinct = np.ones(count, dtype=bool)
     distinct[1:] = frame_ids[1:] != frame_ids[:-1]
     later = sampled.moving[1:][distinct[1:]]
@@ -180,7 +144,7 @@ def select_patches(
         chosen = select(scores, geometry.valid_cells(), distinct, settings, static)
     except ValueError as error:
         raise CodecError(path, str(error)) from None
-    mosaics, cells = pack(chosen.kept, frames, settings.patch, settings.block)
+    mosaics, cells = pack(chosen.kept, letterboxes, settings.patch, settings.block)
     slots = time_slots(count)
     positions = np.column_stack([slots[cells[:, 0]], cells[:, 1], cells[:, 2]]).astype(np.int32)
     order = np.column_stack([slots[chosen.kept[:, 0]], chosen.kept[:, 1], chosen.kept[:, 2]]).astype(np.int32)
@@ -216,7 +180,7 @@ def select_patches(
         mosaics=mosaics,
         selection_order=order,
         meta=meta,
-        frames=frames,
+        letterboxes=letterboxes,
     )
 
 
@@ -240,12 +204,12 @@ def _analyse(
     raise AssertionError("a full decode does not raise SparseDecodeError")
 
 
-def _empty_slots(frame_ids: np.ndarray, geometry: CanvasGeometry):
-    """Per-slot outputs to fill while decoding: scores [T, G, G], canvases [T, C, C, 3], moving [T], filled [T]."""
+def _empty_slots(frame_ids: np.ndarray, geometry: CanvasGeometry, reference_letterbox: bool):
+    """Per-slot outputs to fill while decoding: scores [T, G, G], `Letterboxes`, moving [T], filled [T]."""
     count, cells = len(frame_ids), geometry.cells
     return (
         np.zeros((count, cells, cells), dtype=np.float32),
-        np.zeros((count, geometry.canvas, geometry.canvas, 3), dtype=np.uint8),
+        Letterboxes(count, geometry, reference=reference_letterbox),
         np.zeros(count, dtype=np.float64),
         np.zeros(count, dtype=bool),
     )
@@ -269,13 +233,12 @@ def _analyse_sampled(
     P-frames. Slots that repeat a
     frame id copy its results; slots past the end of a truncated stream reuse the last decoded frame.
     """
-    scores, canvases, moving, filled = _empty_slots(frame_ids, geometry)
+    scores, letterboxes, moving, filled = _empty_slots(frame_ids, geometry, reference_letterbox=False)
     wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
     recent: deque[av.VideoFrame] = deque(maxlen=1)
     anchors: deque[av.VideoFrame] = deque(maxlen=3)
     decoded = with_vectors = 0
-    scaler = VideoReformatter()
     last: tuple[int, av.VideoFrame, list[av.VideoFrame]] | None = None
     final = source.info.num_frames - 1  # a stream that ends early fills the rest from its last frame
 
@@ -291,11 +254,11 @@ def _analyse_sampled(
             if index in wanted:
                 slots = wanted[index]
                 result = analyse_frame(frame, candidates, geometry, settings)
-                letterboxed_rgb(frame, geometry, canvases[slots[0]], scaler)
+                letterboxes.put(slots[0], frame)
                 for t in slots:
                     scores[t], moving[t], filled[t] = result.scores, result.moving_share, True
                     if t != slots[0]:
-                        canvases[t] = canvases[slots[0]]
+                        letterboxes.share(t, slots[0])
                 with_vectors += result.has_vectors
             last = (index, frame, candidates)
             recent.append(frame)
@@ -313,15 +276,15 @@ def _analyse_sampled(
     beyond = missing[frame_ids[missing] > index]
     if len(beyond):  # the stream holds fewer frames than its packets promised: use its last frame
         result = analyse_frame(frame, candidates, geometry, settings)
-        letterboxed_rgb(frame, geometry, canvases[beyond[0]], scaler)
+        letterboxes.put(beyond[0], frame)
         for t in beyond:
             scores[t], moving[t], frame_ids[t], filled[t] = result.scores, result.moving_share, index, True
-            canvases[t] = canvases[beyond[0]]
-    _fill_lost(filled, scores, moving, canvases, frame_ids)
-    return SampledFrames(scores, canvases, moving, frame_ids, decoded, len(missing), with_vectors)
+            letterboxes.share(t, beyond[0])
+    _fill_lost(filled, scores, moving, letterboxes, frame_ids)
+    return SampledFrames(scores, letterboxes, moving, frame_ids, decoded, len(missing), with_vectors)
 
 
-def _fill_lost(filled: np.ndarray, scores, moving, canvases, frame_ids: np.ndarray) -> None:
+def _fill_lost(filled: np.ndarray, scores, moving, letterboxes: Letterboxes, frame_ids: np.ndarray) -> None:
     """Slots whose frame did not come out (dropped by the decoder, or past a truncated stream's end) take the
     results and frame id of the nearest earlier filled slot (the first filled one where none is earlier)."""
     done = np.nonzero(filled)[0]
@@ -329,8 +292,9 @@ def _fill_lost(filled: np.ndarray, scores, moving, canvases, frame_ids: np.ndarr
         return
     for t in np.nonzero(~filled)[0]:
         source = done[max(np.searchsorted(done, t) - 1, 0)]
-        for values in (scores, moving, canvases, frame_ids):
+        for values in (scores, moving, frame_ids):
             values[t] = values[source]
+        letterboxes.share(t, source)
 
 
 def yuv420_planes(frame: av.VideoFrame) -> list[np.ndarray]:
@@ -386,7 +350,7 @@ def _analyse_reference(
     Slots that repeat a frame id copy its results; slots past the end of a truncated stream reuse the last frame.
     """
     kernels.announce_compile()
-    scores, canvases, moving, filled = _empty_slots(frame_ids, geometry)
+    scores, letterboxes, moving, filled = _empty_slots(frame_ids, geometry, reference_letterbox=True)
     wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
     use_residual = settings.residual_weight > 0
@@ -395,7 +359,6 @@ def _analyse_reference(
     movers: dict[int, np.ndarray] = {}  # their cells moving by the vectors alone
     decoded = with_vectors = 0
     last_index = -1
-    scaler = VideoReformatter()
 
     def finish(index: int, residual: np.ndarray | None, residual_moves: bool = True) -> None:
         """Score a sampled frame once its residual is known and fill its slots (its moving share counts the
@@ -406,7 +369,7 @@ def _analyse_reference(
         for t in slots:
             scores[t], moving[t], filled[t] = result, share, True
             if t != slots[0]:
-                canvases[t] = canvases[slots[0]]
+                letterboxes.share(t, slots[0])
 
     window = settings.residual_window
     starts = np.array(sorted(wanted), dtype=np.int64)
@@ -448,7 +411,7 @@ def _analyse_reference(
                 grids[index] = reference.whole_pel_grid(vectors, frame.height, frame.width)
                 movers[index] = _moving_vectors(grids[index])
                 with_vectors += vectors is not None and len(vectors) > 0
-                reference_letterboxed_rgb(frame, geometry, canvases[wanted[index][0]], scaler)
+                letterboxes.put(wanted[index][0], frame)
             if emulator is None:
                 if is_wanted:
                     finish(index, None)
@@ -471,5 +434,5 @@ def _analyse_reference(
         return None
     frame_ids = frame_ids.copy()
     missing = np.count_nonzero(~filled)
-    _fill_lost(filled, scores, moving, canvases, frame_ids)
-    return SampledFrames(scores, canvases, moving, frame_ids, decoded, missing, with_vectors)
+    _fill_lost(filled, scores, moving, letterboxes, frame_ids)
+    return SampledFrames(scores, letterboxes, moving, frame_ids, decoded, missing, with_vectors)

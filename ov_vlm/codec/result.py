@@ -14,14 +14,21 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
+
+
+class Canvases(Protocol):
+    """The letterboxed sampled frames, made on request (`ov_vlm.codec.letterbox.Letterboxes`)."""
+
+    def canvases(self) -> np.ndarray: ...
 
 
 @dataclass
@@ -35,7 +42,8 @@ class CodecSelection:
     mosaics: uint8 [M, C, C, 3] RGB mosaics.
     selection_order: int32 [K, 3] kept cells in selection order (``visidx_thw``), t in slots.
     meta: sampling, letterbox/padding, K, codec, transcoding, static fallback, timings, settings.
-    frames: uint8 [T, C, C, 3] the letterboxed sampled frames (kept in memory for visualisation; not saved).
+    letterboxes: the sampled frames on the canvas (`ov_vlm.codec.letterbox.Letterboxes`; in memory only, for
+        `frames`).
     """
 
     positions: np.ndarray
@@ -44,7 +52,13 @@ class CodecSelection:
     mosaics: np.ndarray
     selection_order: np.ndarray
     meta: dict
-    frames: np.ndarray | None = None
+    letterboxes: Canvases | None = field(default=None, repr=False)
+
+    @property
+    def frames(self) -> np.ndarray | None:
+        """uint8 [T, C, C, 3] the letterboxed sampled frames (for pictures; made on first use, not saved; None
+        when loaded from disk)."""
+        return None if self.letterboxes is None else self.letterboxes.canvases()
 
     @property
     def num_patches(self) -> int:

@@ -129,23 +129,29 @@ def spread_ranks(count: int) -> np.ndarray:
     return ranks
 
 
-def _order(values: np.ndarray) -> np.ndarray:
-    """Flat indices of the finite values, highest first.
+def _order(values: np.ndarray, limit: int) -> np.ndarray:
+    """Flat indices of the ``limit`` highest finite values (all, where fewer are finite), highest first.
 
     Ties (above all the many zero-saliency cells once motion runs out) are broken frame by frame in a spread-out
     frame order, raster within a frame: leftover budget becomes whole, evenly spaced frames of context instead of
-    the first frames of the clip.
+    the first frames of the clip. Only the values at or above the ``limit``-th highest are sorted (the same
+    prefix as sorting them all).
     """
     frames = values.shape[0]
     per_frame = values[0].size
     flat = values.ravel()
     finite = np.nonzero(np.isfinite(flat))[0]
+    if limit <= 0:
+        return finite[:0]
+    if limit < len(finite):
+        kept = flat[finite]
+        finite = finite[kept >= np.partition(kept, len(kept) - limit)[len(kept) - limit]]
     frame_rank = spread_ranks(frames)[finite // per_frame]
-    return finite[np.lexsort((finite % per_frame, frame_rank, -flat[finite]))]
+    return finite[np.lexsort((finite % per_frame, frame_rank, -flat[finite]))][:limit]
 
 
 def _global_topk(candidates: np.ndarray, count: int) -> np.ndarray:
-    return _order(candidates)[:count]
+    return _order(candidates, count)
 
 
 def _bucket_count(settings: CodecSettings, fallback_frames: list[int]) -> int:
@@ -165,14 +171,14 @@ def _bucket_topk(candidates: np.ndarray, count: int, buckets: int) -> np.ndarray
     per_frame = candidates[0].size
     picked: list[np.ndarray] = []
     for group, quota in zip(groups, quotas, strict=True):
-        order = _order(candidates[group])[:quota]
+        order = _order(candidates[group], quota)
         t_local, rest = np.divmod(order, per_frame)
         picked.append(group[t_local] * per_frame + rest)
     taken = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
     if len(taken) < count:
         leftover = candidates.copy().ravel()
         leftover[taken] = -np.inf
-        taken = np.concatenate([taken, _order(leftover.reshape(candidates.shape))[: count - len(taken)]])
+        taken = np.concatenate([taken, _order(leftover.reshape(candidates.shape), count - len(taken))])
     return taken
 
 
