@@ -13,7 +13,8 @@ from ov_vlm.media import encode_frames
 ENCODERS = {
     "h264": ("libx264", {"preset": "veryfast"}),
     "h264_nob": ("libx264", {"preset": "veryfast", "bf": "0", "x264-params": "ref=1"}),
-    "mpeg4": ("mpeg4", {"qscale": "3", "max_b_frames": "2"}),
+    "mpeg4": ("mpeg4", {"qscale": "3", "bf": "2"}),
+    "mpeg4_nob": ("mpeg4", {"qscale": "3", "bf": "0"}),
     "hevc": ("libx265", {"preset": "veryfast", "x265-params": "bframes=2:log-level=error"}),
     "vp9": ("libvpx-vp9", {"deadline": "realtime", "cpu-used": "8"}),
 }

@@ -59,7 +59,8 @@ CODECS = {
     "vp9-webm": ("clip.webm", "libvpx-vp9", "yuv420p", {"deadline": "realtime", "cpu-used": "8"}),
     "av1-mkv": ("clip.mkv", "libaom-av1", "yuv420p", {"cpu-used": "8", "usage": "realtime"}),
     "hevc-mp4": ("clip.mp4", "libx265", "yuv420p", {"preset": "ultrafast", "x265-params": "log-level=error"}),
-    "mpeg4-avi": ("clip.avi", "mpeg4", "yuv420p", {"qscale": "3", "max_b_frames": "2"}),
+    "mpeg4-avi": ("clip.avi", "mpeg4", "yuv420p", {"qscale": "3", "bf": "2"}),
+    "mpeg4-avi-no-b": ("clip.avi", "mpeg4", "yuv420p", {"qscale": "3", "bf": "0"}),
     "h264-10bit": ("clip.mp4", "libx264", "yuv420p10le", {"preset": "veryfast"}),
     "h264-444": ("clip.mp4", "libx264", "yuv444p", {"preset": "veryfast"}),
 }
@@ -73,5 +74,5 @@ def test_any_decodable_codec_selects(tmp_path, kind):
     selection = select_patches(path, canvas=128, patch=16, frames=16, mosaics=2)
     video = selection.meta["video"]
     assert selection.meta["decoded_frames"] == 24 and len(selection.positions) == 128
-    assert video["transcoded"] is (video["source_codec"] not in {"h264", "mpeg4"})
+    assert video["transcoded"] is (kind not in {"h264-10bit", "h264-444", "mpeg4-avi-no-b"})  # B-VOPs: transcoded
     assert selection.meta["frames_with_motion_vectors"] >= 8

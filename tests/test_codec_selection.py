@@ -6,6 +6,7 @@ footage in test_codec_reference.py and test_codec_real.py.
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 from media import cells_touching, moving_object_clip, static_clip, write_video
@@ -106,10 +107,27 @@ def test_hevc_goes_through_the_h264_transcode(clips):
     assert selection.meta["video"]["num_frames"] == 64
 
 
-def test_direct_codecs_are_not_transcoded(clips):
-    for codec in ("h264", "mpeg4"):
-        video = select_patches(clips[codec].path, canvas=CANVAS, patch=PATCH).meta["video"]
+def test_direct_codecs_are_not_transcoded(clips, tmp_path):
+    mpeg4 = moving_object_clip(tmp_path / "object_mpeg4_nob.mp4", codec="mpeg4_nob", count=16)
+    for path in (clips["h264"].path, mpeg4.path):
+        video = select_patches(path, canvas=CANVAS, patch=PATCH, frames=16, mosaics=2).meta["video"]
         assert video["transcoded"] is False and video["codec"] == video["source_codec"]
+
+
+def test_mpeg4_with_b_frames_goes_through_the_h264_transcode(clips):
+    """FFmpeg exports only zero vectors for MPEG-4 Part 2 B-VOPs (if this canary fails, a release now exports
+    them and the transcode can go): such a stream is transcoded, and its B-frames then have motion."""
+    with av.open(str(clips["mpeg4"].path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"flags2": "+export_mvs"}
+        b_frames = [frame for frame in container.decode(stream) if frame.pict_type == av.video.frame.PictureType.B]
+    vectors = np.concatenate([frame.side_data["MOTION_VECTORS"].to_ndarray() for frame in b_frames])
+    assert len(b_frames) > 30 and len(vectors) > 1000
+    assert not np.any((vectors["src_x"] != vectors["dst_x"]) | (vectors["src_y"] != vectors["dst_y"]))
+    selection = select_patches(clips["mpeg4"].path, canvas=CANVAS, patch=PATCH)
+    video = selection.meta["video"]
+    assert video["source_codec"] == "mpeg4" and video["codec"] == "h264" and video["transcoded"] is True
+    assert selection.meta["frames_with_motion_vectors"] > 50  # all but the transcode's I-frames
 
 
 def test_static_clip_falls_back_to_uniform_whole_frames(clips):

@@ -3,7 +3,9 @@ decode that exports motion vectors.
 
 H.264, MPEG-4 Part 2 and MPEG-1/2 decoders export motion vectors directly. Anything else (HEVC, VP9, AV1, ...) is
 transcoded first to H.264 with a fixed GOP of 16, no B-frames and one reference frame (so every MV points at the
-previous frame), into a temporary file that is removed afterwards; the metadata records it.
+previous frame), into a temporary file that is removed afterwards; the metadata records it. So is MPEG-4 Part 2
+with B-VOPs: FFmpeg's decoder exports only zero vectors for its B-frames (measured: every block of every B-frame
+of a clip with a moving object), which would leave two frames in three without motion.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from .errors import VideoError
 from .sparse import DisplayOrder, OrderScan, sparse_frames
 
 DIRECT_MV_CODECS = frozenset({"h264", "mpeg4", "mpeg1video", "mpeg2video"})
+VOP_START = b"\x00\x00\x01\xb6"  # an MPEG-4 Part 2 video object plane; its next 2 bits: 0 I, 1 P, 2 B, 3 S
+B_VOP = 2
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp", ".hevc", ".h264"}
 )
@@ -91,8 +95,9 @@ def count_frames(path: str | Path) -> int:
         return _count_packets(container, _video_stream(container, path), path)
 
 
-def _count_packets(container: av.container.InputContainer, stream, path: Path, scan: OrderScan | None = None) -> int:
-    """The number of non-empty packets of ``stream``, each also fed to ``scan`` (in demux order)."""
+def _count_packets(container: av.container.InputContainer, stream, path: Path, scan=None) -> int:
+    """The number of non-empty packets of ``stream``, each also fed to ``scan`` (`OrderScan` or `VopScan`, in
+    demux order)."""
     count = 0
     try:
         for packet in container.demux(stream):
@@ -105,16 +110,30 @@ def _count_packets(container: av.container.InputContainer, stream, path: Path, s
         raise VideoError(path, f"cannot read packets ({_ffmpeg_reason(error)})") from None
 
 
-def _probe(path: Path) -> tuple[str, int, int, int, OrderScan | None]:
+class VopScan:
+    """Whether an MPEG-4 Part 2 stream holds B-VOPs (a packed-bitstream packet may hold two VOPs)."""
+
+    def __init__(self):
+        self.b_vops = False
+
+    def feed(self, pts: int | None, data: bytes) -> None:
+        start = -1 if self.b_vops else data.find(VOP_START)
+        while not self.b_vops and 0 <= start < len(data) - 4:
+            self.b_vops = data[start + 4] >> 6 == B_VOP
+            start = data.find(VOP_START, start + 4)
+
+
+def _probe(path: Path) -> tuple[str, int, int, int, OrderScan | VopScan | None]:
     """(codec, width, height, frames, header scan) of the video stream of ``path``, from one opening."""
     with contextlib.closing(_open(path)) as container:
         return _probe_stream(container, _video_stream(container, path), path)
 
 
-def _probe_stream(container, stream, path: Path) -> tuple[str, int, int, int, OrderScan | None]:
-    """`_probe` of an opened stream; H.264 packets' headers are read on the way (`OrderScan`)."""
+def _probe_stream(container, stream, path: Path) -> tuple[str, int, int, int, OrderScan | VopScan | None]:
+    """`_probe` of an opened stream; H.264 packets' headers are read on the way (`OrderScan`), MPEG-4 Part 2
+    ones for B-VOPs (`VopScan`)."""
     context = stream.codec_context
-    scan = OrderScan(context.extradata) if context.name == "h264" else None
+    scan = OrderScan(context.extradata) if context.name == "h264" else VopScan() if context.name == "mpeg4" else None
     return context.name, context.width, context.height, _count_packets(container, stream, path, scan), scan
 
 
@@ -237,8 +256,9 @@ class VideoSource:
             fps = float(stream.average_rate) if stream.average_rate else None
             duration = float(container.duration / av.time_base) if container.duration else None
             transcoded = transcode and source_codec not in DIRECT_MV_CODECS
-            if not transcoded:  # the stream analysed is this one: probe it from this opening
+            if not transcoded:  # the stream analysed is this one, unless it has B-VOPs: probe it from this opening
                 codec, width, height, num_frames, scan = _probe_stream(container, stream, self.path)
+                transcoded = transcode and isinstance(scan, VopScan) and scan.b_vops
         analysed = self.path
         if transcoded:
             self._tempdir = tempfile.TemporaryDirectory(prefix="ov-vlm-codec-")
@@ -255,6 +275,7 @@ class VideoSource:
                     self.path, f"cannot transcode {source_codec} to H.264 ({_ffmpeg_reason(error)})"
                 ) from None
         self._analysed = analysed
+        scan = scan if isinstance(scan, OrderScan) else None
         self._order = scan.order() if scan is not None else None
         self.idr_frames: frozenset[int] = scan.idr_frames() if scan is not None else frozenset()
         # display indices of the non-reference B-pictures (no other picture is predicted from them)
