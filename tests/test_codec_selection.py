@@ -86,6 +86,13 @@ def test_robust_profile_keeps_the_object_through_a_camera_pan_where_the_referenc
     assert robust >= 0.8 and robust > reference
 
 
+def test_both_profiles_letterbox_the_frames_alike(clips):
+    """A profile changes which patches are picked, not how they look: the same canvases, other picks."""
+    robust, reference = (select_default(clips["pan"].path, profile=name) for name in ("robust", "reference"))
+    assert np.array_equal(robust.frames, reference.frames) and robust.frames.any()
+    assert not np.array_equal(robust.positions, reference.positions)
+
+
 def test_robust_profile_is_one_setting():
     robust = CodecSettings(profile="robust")
     assert (robust.mv_floor, robust.residual_floor, robust.min_saliency, robust.static_fallback) == (

@@ -1,11 +1,11 @@
 """The sampled frames on the square letterbox canvas, in RGB: what the mosaics are cut from.
 
-The reference profile letterboxes as the reference's stage 2 does (RGB at the frame's own size, then OpenCV's
-``INTER_LINEAR`` onto the content box, `reference.letterbox_rgb`); the robust profile with swscale. Only the cells
-the selection keeps (12.5 % of a clip's cells by default) go into the mosaics, so where a frame's RGB takes no more
-memory than its canvas, `Letterboxes` keeps the RGB and resizes those cells alone, the whole canvases only when
-asked (`Letterboxes.canvases`, for pictures); larger frames are resized when they are decoded, as before, so the
-memory held never exceeds the canvases'. Both give the same pixels.
+Both profiles letterbox as the reference's stage 2 does (RGB at the frame's own size, then OpenCV's
+``INTER_LINEAR`` onto the content box, `reference.letterbox_rgb`): a profile changes which patches are picked,
+not how they look. Only the cells the selection keeps (12.5 % of a clip's cells by default) go into the mosaics,
+so where a frame's RGB takes no more memory than its canvas, `Letterboxes` keeps the RGB and resizes those cells
+alone, the whole canvases only when asked (`Letterboxes.canvases`, for pictures); larger frames are resized when
+they are decoded, so the memory held never exceeds the canvases'. Both give the same pixels.
 """
 
 from __future__ import annotations
@@ -16,31 +16,6 @@ from av.video.reformatter import VideoReformatter
 
 from . import kernels, reference
 from .saliency import CanvasGeometry
-
-
-def letterboxed_rgb(
-    frame: av.VideoFrame,
-    geometry: CanvasGeometry,
-    out: np.ndarray | None = None,
-    reformatter: VideoReformatter | None = None,
-) -> np.ndarray:
-    """The frame scaled onto its content box and centred on a black canvas: uint8 [C, C, 3] (written into
-    ``out`` when given; its padding must already be black). A ``reformatter`` kept across the frames of a clip
-    reuses its scaler instead of setting one up per frame (same pixels)."""
-    height, width = geometry.content_height, geometry.content_width
-    scaled = (reformatter or VideoReformatter()).reformat(
-        frame,
-        width=width,
-        height=height,
-        format="rgb24",
-        interpolation="BILINEAR" if width < frame.width else "BICUBIC",  # swscale's bilinear widens when shrinking
-    )
-    plane = scaled.planes[0]
-    pixels = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:height, : width * 3]
-    canvas = np.zeros((geometry.canvas, geometry.canvas, 3), dtype=np.uint8) if out is None else out
-    top, left = geometry.pad_top, geometry.pad_left
-    canvas[top : top + height, left : left + width] = pixels.reshape(height, width, 3)
-    return canvas
 
 
 def frame_rgb(frame: av.VideoFrame, reformatter: VideoReformatter | None = None) -> np.ndarray:
@@ -89,16 +64,13 @@ def paste_cells(
 
 class Letterboxes:
     """The letterboxed canvases of ``count`` sampled frames (slots), filled while decoding (`put`, `share`); the
-    mosaics take the kept cells (`paste`), pictures the whole canvases (`canvases`, uint8 [T, C, C, 3]).
+    mosaics take the kept cells (`paste`, from `ov_vlm.codec.packing.pack`), pictures the whole canvases
+    (`canvases`, uint8 [T, C, C, 3]). A frame is kept at its own size and resized per kept cell when its RGB is no
+    larger than a canvas (``lazy``), else resized when put."""
 
-    ``reference``: the reference's letterbox (else swscale's, always made at once). Kept at the frame's own size
-    and resized per kept cell when its RGB is no larger than a canvas (``lazy``), else resized when put.
-    `ov_vlm.codec.packing.pack` pastes the kept cells into the mosaics (`paste`)."""
-
-    def __init__(self, count: int, geometry: CanvasGeometry, reference: bool = True):
+    def __init__(self, count: int, geometry: CanvasGeometry):
         self.geometry = geometry
-        self.reference = reference
-        self.lazy = reference and geometry.height * geometry.width <= geometry.canvas**2
+        self.lazy = geometry.height * geometry.width <= geometry.canvas**2
         self._sources: list[np.ndarray | None] = [None] * count  # lazy: each slot's RGB (shared by repeats)
         self._canvases: np.ndarray | None = None
         if not self.lazy:
@@ -124,10 +96,8 @@ class Letterboxes:
         """The decoded ``frame`` is what ``slot`` shows."""
         if self.lazy:
             self._sources[slot] = frame_rgb(frame, self._scaler).copy()
-        elif self.reference:
-            reference_letterboxed_rgb(frame, self.geometry, self._canvases[slot], self._scaler)
         else:
-            letterboxed_rgb(frame, self.geometry, self._canvases[slot], self._scaler)
+            reference_letterboxed_rgb(frame, self.geometry, self._canvases[slot], self._scaler)
 
     def share(self, slot: int, source: int) -> None:
         """``slot`` shows the same frame as ``source``."""

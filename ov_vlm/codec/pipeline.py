@@ -204,12 +204,12 @@ def _analyse(
     raise AssertionError("a full decode does not raise SparseDecodeError")
 
 
-def _empty_slots(frame_ids: np.ndarray, geometry: CanvasGeometry, reference_letterbox: bool):
+def _empty_slots(frame_ids: np.ndarray, geometry: CanvasGeometry):
     """Per-slot outputs to fill while decoding: scores [T, G, G], `Letterboxes`, moving [T], filled [T]."""
     count, cells = len(frame_ids), geometry.cells
     return (
         np.zeros((count, cells, cells), dtype=np.float32),
-        Letterboxes(count, geometry, reference=reference_letterbox),
+        Letterboxes(count, geometry),
         np.zeros(count, dtype=np.float64),
         np.zeros(count, dtype=bool),
     )
@@ -233,7 +233,7 @@ def _analyse_sampled(
     P-frames. Slots that repeat a
     frame id copy its results; slots past the end of a truncated stream reuse the last decoded frame.
     """
-    scores, letterboxes, moving, filled = _empty_slots(frame_ids, geometry, reference_letterbox=False)
+    scores, letterboxes, moving, filled = _empty_slots(frame_ids, geometry)
     wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
     recent: deque[av.VideoFrame] = deque(maxlen=1)
@@ -350,7 +350,7 @@ def _analyse_reference(
     Slots that repeat a frame id copy its results; slots past the end of a truncated stream reuse the last frame.
     """
     kernels.announce_compile()
-    scores, letterboxes, moving, filled = _empty_slots(frame_ids, geometry, reference_letterbox=True)
+    scores, letterboxes, moving, filled = _empty_slots(frame_ids, geometry)
     wanted = _slots_by_frame(frame_ids)
     last_wanted = max(wanted)
     use_residual = settings.residual_weight > 0
