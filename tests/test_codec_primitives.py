@@ -3,6 +3,7 @@ bi-prediction weights and the patched-picture kernels."""
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import subprocess
 import sys
@@ -321,21 +322,19 @@ def test_half_planes_are_the_h264_half_samples(shape):
 @pytest.mark.parametrize("vector", [(0, 0), (3, 5), (8, -8), (-13, 7), (70, 1)])
 def test_chroma_prediction_is_h264_eighth_pel(vector):
     store = np.random.default_rng(1).integers(0, 256, size=(1, 2, 2, 12, 16), dtype=np.uint8)
-    plane = store[0, 1, 1].astype(np.int64)
 
-    def at(x, y):
-        return plane[min(max(y, 0), 11), min(max(x, 0), 15)]
+    def at(p, x, y):
+        return int(store[0, 1, p, min(max(y, 0), 11), min(max(x, 0), 15)])
 
     for left, top in ((4, 4), (0, 0), (12, 8)):
-        out = np.zeros((4, 4), dtype=np.int32)
+        out = np.zeros((2, 4, 4), dtype=np.int32)
         ex, ey = left * 8 + vector[0], top * 8 + vector[1]
-        kernels.chroma_block(store, 0, 1, 1, ex, ey, 4, out, 0, 0)
-        for i in range(4):
-            for j in range(4):
-                x, y, fx, fy = (ex >> 3) + j, (ey >> 3) + i, ex & 7, ey & 7
-                value = (8 - fx) * (8 - fy) * at(x, y) + fx * (8 - fy) * at(x + 1, y)
-                value += (8 - fx) * fy * at(x, y + 1) + fx * fy * at(x + 1, y + 1)
-                assert out[i, j] == (value + 32) >> 6
+        kernels.chroma_block(store, 0, 1, ex, ey, 4, out, 0, 0)
+        for p, i, j in itertools.product(range(2), range(4), range(4)):  # both planes, from the patched picture
+            x, y, fx, fy = (ex >> 3) + j, (ey >> 3) + i, ex & 7, ey & 7
+            value = (8 - fx) * (8 - fy) * at(p, x, y) + fx * (8 - fy) * at(p, x + 1, y)
+            value += (8 - fx) * fy * at(p, x, y + 1) + fx * fy * at(p, x + 1, y + 1)
+            assert out[p, i, j] == (value + 32) >> 6
 
 
 @pytest.mark.parametrize("patch", [1, 3, 7, 8, 12, 16, 18, 48, 96])

@@ -276,36 +276,44 @@ def luma_block(plane, halves, px, py, side, scratch, out, oy, ox):
 
 
 @njit(_nrt=False, inline="always")
-def chroma_block(store, slot, which, plane, ex, ey, side, out, oy, ox):
+def chroma_block(store, slot, which, ex, ey, side, out, oy, ox):
     """H.264 eighth-pel bilinear chroma prediction of a ``side`` x ``side`` block whose top-left moves to
-    (``ex``, ``ey``) eighth pels, from ``store[slot, which, plane]``, into ``out[oy:, ox:]``."""
-    src = store[slot, which, plane]
-    height, width = src.shape
+    (``ex``, ``ey``) eighth pels, from both planes of ``store[slot, which]``, into ``out[p, oy:, ox:]`` (the two
+    planes in one loop: they share the positions and weights)."""
+    first, second = store[slot, which, 0], store[slot, which, 1]
+    height, width = first.shape
     x0, y0, fx, fy = ex >> 3, ey >> 3, ex & 7, ey & 7
+    out_u, out_v = out[0], out[1]
     if x0 >= 0 and y0 >= 0 and x0 + side < width and y0 + side < height:  # inside: no clamping
         if fx == 0 and fy == 0:
             for i in range(side):
                 r, o = _u(y0 + i), _u(oy + i)
                 for j in range(side):
-                    out[o, _u(ox + j)] = src[r, _u(x0 + j)]
+                    c, k = _u(x0 + j), _u(ox + j)
+                    out_u[o, k], out_v[o, k] = first[r, c], second[r, c]
             return
-        wa, wb = np.int32((8 - fy) * (8 - fx)), np.int32((8 - fy) * fx)  # the bilinear weights, expanded
-        wc, wd = np.int32(fy * (8 - fx)), np.int32(fy * fx)  # (integer arithmetic: the same values)
+        wa, wb = np.int32((8 - fy) * (8 - fx)), np.int32((8 - fy) * fx)
+        wc, wd = np.int32(fy * (8 - fx)), np.int32(fy * fx)
         for i in range(side):
             r0, r1, o = _u(y0 + i), _u(y0 + i + 1), _u(oy + i)
             for j in range(side):
-                c0, c1 = _u(x0 + j), _u(x0 + j + 1)
-                a, b = np.int32(src[r0, c0]), np.int32(src[r0, c1])
-                c, d = np.int32(src[r1, c0]), np.int32(src[r1, c1])
-                out[o, _u(ox + j)] = (wa * a + wb * b + wc * c + wd * d + 32) >> 6
+                c0, c1, k = _u(x0 + j), _u(x0 + j + 1), _u(ox + j)
+                a, b = np.int32(first[r0, c0]), np.int32(first[r0, c1])
+                c, d = np.int32(first[r1, c0]), np.int32(first[r1, c1])
+                out_u[o, k] = (wa * a + wb * b + wc * c + wd * d + 32) >> 6
+                a, b = np.int32(second[r0, c0]), np.int32(second[r0, c1])
+                c, d = np.int32(second[r1, c0]), np.int32(second[r1, c1])
+                out_v[o, k] = (wa * a + wb * b + wc * c + wd * d + 32) >> 6
         return
     for i in range(side):
         r0, r1 = _u(min(max(y0 + i, 0), height - 1)), _u(min(max(y0 + i + 1, 0), height - 1))
         for j in range(side):
             c0, c1 = _u(min(max(x0 + j, 0), width - 1)), _u(min(max(x0 + j + 1, 0), width - 1))
-            top = (8 - fx) * np.int32(src[r0, c0]) + fx * np.int32(src[r0, c1])
-            bottom = (8 - fx) * np.int32(src[r1, c0]) + fx * np.int32(src[r1, c1])
-            out[_u(oy + i), _u(ox + j)] = ((8 - fy) * top + fy * bottom + 32) >> 6
+            k = _u(ox + j)
+            for src, target in ((first, out_u), (second, out_v)):
+                top = (8 - fx) * np.int32(src[r0, c0]) + fx * np.int32(src[r0, c1])
+                bottom = (8 - fx) * np.int32(src[r1, c0]) + fx * np.int32(src[r1, c1])
+                target[_u(oy + i), k] = ((8 - fy) * top + fy * bottom + 32) >> 6
 
 
 @njit(_nrt=False, inline="always")
@@ -555,12 +563,11 @@ def _predict_chroma(store_c, slot, which, br, bc, flow, cells, out, oy, ox):
     y, x = 2 * br, 2 * bc
     whole = cells == 15 and _uniform(flow, br, bc)
     parts, side = (1, 4) if whole else (4, 2)  # one 4 x 4 block, or a 2 x 2 one per covered cell
-    for p in range(2):
-        for n in range(parts):  # one call site: chroma_block is inlined, each copy costs compile time
-            if whole or (cells >> n) & 1:
-                cy, cx = y + (n >> 1), x + (n & 1)
-                ex, ey = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
-                chroma_block(store_c, slot, which, p, ex, ey, side, out[p], oy + 2 * (n >> 1), ox + 2 * (n & 1))
+    for n in range(parts):  # one call site: chroma_block is inlined, each copy costs compile time
+        if whole or (cells >> n) & 1:
+            cy, cx = y + (n >> 1), x + (n & 1)
+            ex, ey = cx * 16 + flow[cy, cx, 0], cy * 16 + flow[cy, cx, 1]
+            chroma_block(store_c, slot, which, ex, ey, side, out, oy + 2 * (n >> 1), ox + 2 * (n & 1))
 
 
 @njit(_nrt=False)
