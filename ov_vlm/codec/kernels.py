@@ -292,8 +292,8 @@ def chroma_block(store, slot, which, ex, ey, side, out, oy, ox):
                     c, k = _u(x0 + j), _u(ox + j)
                     out_u[o, k], out_v[o, k] = first[r, c], second[r, c]
             return
-        wa, wb = np.int32((8 - fy) * (8 - fx)), np.int32((8 - fy) * fx)
-        wc, wd = np.int32(fy * (8 - fx)), np.int32(fy * fx)
+        wa, wb = np.int32((8 - fy) * (8 - fx)), np.int32((8 - fy) * fx)  # the bilinear weights, expanded
+        wc, wd = np.int32(fy * (8 - fx)), np.int32(fy * fx)  # (integer arithmetic: the same values)
         for i in range(side):
             r0, r1, o = _u(y0 + i), _u(y0 + i + 1), _u(oy + i)
             for j in range(side):
@@ -1003,10 +1003,8 @@ def linear_resize_cells_u8(src, rows, cols, x0, x1, a0, a1, y0, y1, b0, b1, top,
             for s in range(first_row, last_row + 1):
                 line, target = src[_u(s)], resized[_u(s - first_row)]
                 for k in range(start, stop):
-                    base, offset = (
-                        (cols[k] * patch - left) * channels,
-                        (k - start) * span - (cols[k] * patch - left) * channels,
-                    )
+                    base = (cols[k] * patch - left) * channels  # the cell's first value in a content row
+                    offset = (k - start) * span - base
                     for j in range(max(base, 0), min(base + span, values)):
                         i = _u(j)
                         target[_u(offset + j)] = np.int32(line[_u(x0[i])]) * a0[i] + np.int32(line[_u(x1[i])]) * a1[i]

@@ -95,7 +95,9 @@ def count_frames(path: str | Path) -> int:
         return _count_packets(container, _video_stream(container, path), path)
 
 
-def _count_packets(container: av.container.InputContainer, stream, path: Path, scan=None) -> int:
+def _count_packets(
+    container: av.container.InputContainer, stream, path: Path, scan: OrderScan | VopScan | None = None
+) -> int:
     """The number of non-empty packets of ``stream``, each also fed to ``scan`` (`OrderScan` or `VopScan`, in
     demux order)."""
     count = 0
@@ -117,6 +119,7 @@ class VopScan:
         self.b_vops = False
 
     def feed(self, pts: int | None, data: bytes) -> None:
+        """One packet (as `OrderScan.feed`; the timestamp is not needed)."""
         start = -1 if self.b_vops else data.find(VOP_START)
         while not self.b_vops and 0 <= start < len(data) - 4:
             self.b_vops = data[start + 4] >> 6 == B_VOP
