@@ -15,6 +15,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from . import kernels, reference
+from .packing import paste_from_canvases
 from .saliency import CanvasGeometry
 
 
@@ -109,11 +110,8 @@ class Letterboxes:
     def paste(self, t: np.ndarray, h: np.ndarray, w: np.ndarray, mosaics: np.ndarray, targets: np.ndarray) -> None:
         """Canvas cell (``t[k]``, ``h[k]``, ``w[k]``) (slot, cell row, cell column) into cell (``targets[k, 1]``,
         ``targets[k, 2]``) of ``mosaics[targets[k, 0]]`` (uint8 [M, C, C, 3], zeroed by the caller)."""
-        patch, cells = self.geometry.patch, self.geometry.cells
         if not self.lazy:
-            frames = self._canvases.reshape(len(self), cells, patch, cells, patch, 3)
-            view = mosaics.reshape(mosaics.shape[0], cells, patch, cells, patch, 3)
-            view[targets[:, 0], targets[:, 1], :, targets[:, 2]] = frames[t, h, :, w]
+            paste_from_canvases(self._canvases, t, h, w, mosaics, targets, self.geometry.patch)
             return
         order = np.argsort(t, kind="stable")
         bounds = np.searchsorted(t[order], np.arange(len(self) + 1))

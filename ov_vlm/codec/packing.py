@@ -56,14 +56,31 @@ def pack(kept: np.ndarray, frames: np.ndarray | PatchSource, patch: int, block: 
         unit_row, unit_col = np.divmod(unit_cell, cells // 2)
         row, col = unit_row * 2 + within // 2, unit_col * 2 + within % 2
         token_order = np.lexsort((col, row, mosaic))
-    # copy every patch: gather [K, patch, patch, 3] from the frames, scatter into the mosaics
     t, h, w = ordered[:, 0], ordered[:, 1], ordered[:, 2]
+    targets = np.stack([mosaic, row, col], axis=1)
     if isinstance(frames, np.ndarray):
-        patches = frames.reshape(frames.shape[0], cells, patch, cells, patch, 3)[t, h, :, w]  # [K, patch, patch, 3]
-        mosaics.reshape(mosaics.shape[0], cells, patch, cells, patch, 3)[mosaic, row, :, col] = patches
+        paste_from_canvases(frames, t, h, w, mosaics, targets, patch)
     else:
-        frames.paste(t, h, w, mosaics, np.stack([mosaic, row, col], axis=1))
+        frames.paste(t, h, w, mosaics, targets)
     return mosaics, ordered[token_order]
+
+
+def paste_from_canvases(
+    frames: np.ndarray,
+    t: np.ndarray,
+    h: np.ndarray,
+    w: np.ndarray,
+    mosaics: np.ndarray,
+    targets: np.ndarray,
+    patch: int,
+) -> None:
+    """Cell (t[k], h[k], w[k]) of the canvases ``frames`` [T, C, C, 3] into cell (targets[k, 1], targets[k, 2]) of
+    ``mosaics[targets[k, 0]]``: one gather [K, patch, patch, 3], one scatter."""
+    cells = frames.shape[1] // patch
+    patches = frames.reshape(frames.shape[0], cells, patch, cells, patch, 3)[t, h, :, w]
+    mosaics.reshape(mosaics.shape[0], cells, patch, cells, patch, 3)[targets[:, 0], targets[:, 1], :, targets[:, 2]] = (
+        patches
+    )
 
 
 def unpack(mosaics: np.ndarray, count: int, patch: int) -> np.ndarray:
