@@ -20,8 +20,9 @@ from .pipeline import select_patches
 from .result import CodecSelection, is_complete
 from .settings import CodecSettings
 
-CACHE_VERSION = 3  # 2: reference profile by default, single-threaded analysis decode; 3: its mosaics resized as
-# the reference resizes them (OpenCV's INTER_LINEAR) and stored in the settings' format (JPEG by default, was PNG)
+CACHE_VERSION = 4  # 2: reference profile by default, single-threaded analysis decode; 3: its mosaics resized as
+# the reference resizes them (OpenCV's INTER_LINEAR) and stored in the settings' format (JPEG by default, was PNG);
+# 4: the robust profile's mosaics resized the same way, MPEG-4 Part 2 with B-frames transcoded to H.264
 _CHUNK = 1 << 20
 
 
